@@ -1,0 +1,125 @@
+"""Entry point of the ``microbiome`` command and the package's one error boundary.
+
+``main(argv)`` parses, dispatches to a subcommand module and turns the package's exceptions into
+one line per problem on stderr (``microbiome: error: <where>: <what is wrong>``) and an exit code:
+2 for usage and configuration errors, 1 for data errors. ``--debug`` shows tracebacks instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from microbiome import __version__
+from microbiome.cli import stats, validate
+from microbiome.errors import MicrobiomeError, ValidationErrors
+
+SUBCOMMANDS = (validate, stats)
+
+log = logging.getLogger("microbiome")
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors become exit code 2 with one line, as every other error."""
+
+    def error(self, message: str) -> None:
+        raise UsageError(f"{self.prog}: {message}")
+
+
+class UsageError(Exception):
+    pass
+
+
+def _add_common_options(parser: argparse.ArgumentParser) -> None:
+    """--debug, --verbose, --quiet on a parser and every subparser below it."""
+    group = parser.add_argument_group("general options")
+    group.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks of errors"
+    )
+    group.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="more messages on stderr",
+    )
+    group.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="only warnings and errors on stderr",
+    )
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                _add_common_options(sub)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="microbiome",
+        description="Gut-microbiome shotgun metagenomics: from raw reads to clinical reports.",
+    )
+    parser.add_argument("--version", action="version", version=f"microbiome {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for module in SUBCOMMANDS:
+        module.add_parser(subparsers)
+    _add_common_options(parser)
+    return parser
+
+
+def _setup_logging(args: argparse.Namespace) -> None:
+    level = logging.INFO
+    if getattr(args, "verbose", False):
+        level = logging.DEBUG
+    if getattr(args, "quiet", False):
+        level = logging.WARNING
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("microbiome: %(message)s"))
+    log.handlers[:] = [handler]
+    log.setLevel(level)
+    log.propagate = False
+
+
+def _print_error(text: str) -> None:
+    print(f"microbiome: error: {text}", file=sys.stderr)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line with ``argv`` (default: sys.argv[1:]); return the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    debug = "--debug" in argv
+    try:
+        args = parser.parse_args(argv)
+    except UsageError as exc:
+        _print_error(str(exc))
+        return 2
+    except SystemExit as exc:  # --help and --version
+        return int(exc.code or 0)
+    if getattr(args, "func", None) is None:
+        parser.print_help(sys.stderr)
+        return 2
+    _setup_logging(args)
+    try:
+        return int(args.func(args) or 0)
+    except MicrobiomeError as exc:
+        if debug:
+            raise
+        errors = exc.errors if isinstance(exc, ValidationErrors) else [exc]
+        for error in errors:
+            _print_error(str(error))
+        return exc.exit_code
+    except KeyboardInterrupt:
+        _print_error("interrupted")
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

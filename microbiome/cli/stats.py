@@ -1,0 +1,148 @@
+"""Read statistics of FASTQ/FASTA/SAM/BAM/CRAM files: counts, lengths, GC, N rate, qualities."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+from microbiome.errors import ConfigError, InputError
+from microbiome.io.atomic import write_text_atomic
+from microbiome.stats import merge_tables, sample_stats, summary_columns
+
+log = logging.getLogger("microbiome")
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "stats",
+        help=__doc__.splitlines()[0],
+        description=__doc__
+        + " One sample per call: one file (single-end, or an interleaved SAM/BAM/CRAM),"
+        " two with --paired (mates are checked to pair record by record), or several single-end"
+        " files reported one by one. Writes JSON with -o, and a table on stdout otherwise.",
+    )
+    parser.add_argument("reads", nargs="+", metavar="READS", help="reads files")
+    parser.add_argument("-o", "--output", metavar="JSON", help="write the statistics as JSON")
+    parser.add_argument("--tsv", metavar="TSV", help="also write the summary table (TSV)")
+    parser.add_argument("-s", "--sample-id", help="sample name (default: from the first file)")
+    parser.add_argument(
+        "--paired", action="store_true", help="READS are mate 1 and mate 2 of one paired-end sample"
+    )
+    parser.add_argument("-t", "--threads", type=int, default=1, help="threads (default 1)")
+    parser.add_argument(
+        "--chunk-mb", type=int, default=8, help="MB of FASTQ text per batch (default 8)"
+    )
+    parser.set_defaults(func=run)
+
+    merge = subparsers.add_parser(
+        "merge-stats",
+        help="Merge per-sample statistics JSON files into one table (TSV).",
+        description="Merge the JSON files of `microbiome stats -o` into one TSV table, one row"
+        " per sample and mate.",
+    )
+    merge.add_argument("json", nargs="+", metavar="JSON", help="per-sample statistics files")
+    merge.add_argument("-o", "--output", metavar="TSV", help="output table (default: stdout)")
+    merge.set_defaults(func=run_merge)
+
+
+def _sample_name(path: str) -> str:
+    name = Path(path).name
+    for suffix in (
+        ".gz",
+        ".bz2",
+        ".xz",
+        ".zst",
+        ".fastq",
+        ".fq",
+        ".fasta",
+        ".fa",
+        ".fna",
+        ".bam",
+        ".cram",
+        ".sam",
+    ):
+        name = name.removesuffix(suffix)
+    for mate in ("_R1_001", "_R1", "_1", ".R1", ".1"):
+        if name.endswith(mate):
+            return name.removesuffix(mate)
+    return name
+
+
+def _table(samples: list[dict]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=summary_columns(), delimiter="\t", lineterminator="\n")
+    writer.writeheader()
+    for row in merge_tables(samples):
+        writer.writerow({k: "NA" if v is None else v for k, v in row.items()})
+    return out.getvalue()
+
+
+def run(args: argparse.Namespace) -> int:
+    """Compute the statistics of one sample and write them."""
+    if args.threads < 1:
+        raise ConfigError(f"--threads must be at least 1, not {args.threads}")
+    if args.chunk_mb < 1:
+        raise ConfigError(f"--chunk-mb must be at least 1, not {args.chunk_mb}")
+    if args.paired and len(args.reads) != 2:
+        raise ConfigError(f"--paired needs exactly two files, got {len(args.reads)}")
+    sample = args.sample_id or _sample_name(args.reads[0])
+    options = {"threads": args.threads, "chunk_bytes": args.chunk_mb << 20}
+    if args.paired:
+        result = sample_stats(sample, args.reads[0], args.reads[1], **options)
+    else:
+        parts = [sample_stats(sample, path, **options) for path in args.reads]
+        result = parts[0]
+        for part in parts[1:]:
+            if part["layout"] != "single" or result["layout"] != "single":
+                raise ConfigError("an interleaved SAM/BAM/CRAM must be given on its own")
+            result["files"] += part["files"]
+            result["reads"] += part["reads"]
+    log.info(
+        "%s: %s reads in %d file(s)",
+        sample,
+        f"{sum(f['reads'] for f in result['files']):,}",
+        len(result["files"]),
+    )
+    if args.output:
+        write_text_atomic(args.output, json.dumps(result, indent=1) + "\n")
+    if args.tsv:
+        write_text_atomic(args.tsv, _table([result]))
+    if not args.output and not args.tsv:
+        sys.stdout.write(_table([result]))
+    return 0
+
+
+def run_merge(args: argparse.Namespace) -> int:
+    """Merge per-sample JSON files into one table."""
+    samples = []
+    for path in args.json:
+        try:
+            with open(path, encoding="utf-8") as f:
+                data = json.load(f)
+        except FileNotFoundError as exc:
+            raise InputError("file not found", file=path) from exc
+        except json.JSONDecodeError as exc:
+            raise InputError(f"not valid JSON: {exc.msg}", file=path, line=exc.lineno) from exc
+        if not isinstance(data, dict) or "files" not in data or "sample_id" not in data:
+            raise InputError("not a statistics file of `microbiome stats -o`", file=path)
+        samples.append(data)
+    seen = set()
+    for path, data in zip(args.json, samples, strict=True):
+        if data["sample_id"] in seen:
+            raise InputError(
+                f"sample {data['sample_id']!r} appears in more than one file", file=path
+            )
+        seen.add(data["sample_id"])
+    text = _table(samples)
+    if args.output:
+        write_text_atomic(args.output, text)
+    else:
+        sys.stdout.write(text)
+    log.debug("merged %d samples from %s", len(samples), os.path.commonpath(args.json))
+    return 0

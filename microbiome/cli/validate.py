@@ -1,0 +1,65 @@
+"""Check a sample sheet and a config before a run; report every problem at once."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from microbiome.config import load_config
+from microbiome.errors import ConfigError, MicrobiomeError, ValidationErrors
+from microbiome.io.samplesheet import load_sample_sheet
+
+log = logging.getLogger("microbiome")
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "validate",
+        help=__doc__.splitlines()[0],
+        description=__doc__
+        + " Checks the config against workflow/schemas/config.schema.yaml, and the sample sheet:"
+        " columns, sample IDs, that every reads file exists, is readable and not empty, and is"
+        " used once. Relative paths in the sheet are relative to the sheet's folder.",
+    )
+    parser.add_argument(
+        "--samples", metavar="SHEET", help="sample sheet (TSV/CSV); default: the config's 'samples'"
+    )
+    parser.add_argument("--config", metavar="YAML", help="workflow config (YAML)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Validate; raise ValidationErrors with every problem found in either file."""
+    problems: list[MicrobiomeError] = []
+    samples_path = args.samples
+    if args.config:
+        try:
+            config = load_config(args.config)
+            samples_path = samples_path or config["samples"]
+            log.info("%s: config OK", args.config)
+        except ValidationErrors as exc:
+            problems.extend(exc.errors)
+        except MicrobiomeError as exc:
+            problems.append(exc)
+    if samples_path is None:
+        if problems:
+            raise ValidationErrors(problems)
+        raise ConfigError("give --samples, or --config with a 'samples' key")
+    try:
+        table = load_sample_sheet(samples_path)
+    except ValidationErrors as exc:
+        problems.extend(exc.errors)
+    except MicrobiomeError as exc:
+        problems.append(exc)
+    if problems:
+        raise ValidationErrors(problems)
+    paired = int((table["layout"] == "paired").sum())
+    log.info(
+        "%s: %d samples OK (%d paired-end, %d single-end, %d patients)",
+        samples_path,
+        len(table),
+        paired,
+        len(table) - paired,
+        table.loc[table["patient_id"] != "", "patient_id"].nunique(),
+    )
+    return 0

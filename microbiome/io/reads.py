@@ -1,0 +1,448 @@
+"""Reading sequencing reads in batches of numpy arrays, for the numba kernels.
+
+FASTQ (plain or compressed) is cut into chunks of whole records and parsed by a numba kernel,
+straight into arrays; FASTA goes through dnaio, unaligned SAM/BAM/CRAM through pysam. Every reader
+yields :class:`ReadBatch` objects, so memory depends on the chunk size and never on the size of
+the file. Format problems, truncated compressed files, empty files and unpaired mates raise
+:class:`~microbiome.errors.InputError` naming the file and the line (FASTQ) or the record
+(FASTA, SAM/BAM/CRAM).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import queue
+import threading
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import dnaio
+import numpy as np
+from xopen import xopen
+
+from microbiome.errors import InputError
+from microbiome.io import _kernels
+
+#: Bytes of FASTQ text parsed per batch (grown automatically for longer records).
+DEFAULT_CHUNK_BYTES = 8 << 20
+#: Records per batch for FASTA and SAM/BAM/CRAM input.
+DEFAULT_BATCH_RECORDS = 50_000
+
+ALIGNMENT_SUFFIXES = (".bam", ".cram", ".ubam", ".sam")
+
+_FASTQ_ERRORS = {
+    _kernels.NO_AT: "header line does not start with '@'",
+    _kernels.NO_PLUS: "separator line does not start with '+'",
+    _kernels.QUAL_LENGTH: "quality string and sequence differ in length",
+    _kernels.TRUNCATED: "file ends in the middle of a record (truncated?)",
+    _kernels.PLUS_NAME: "name on the '+' line differs from the header",
+}
+
+
+@dataclass(frozen=True)
+class ReadBatch:
+    """A batch of reads as flat arrays.
+
+    Attributes
+    ----------
+    seq : numpy.ndarray, shape (total_bases,), dtype uint8
+        The sequences as ASCII codes, concatenated. Read ``i`` is ``seq[offsets[i]:offsets[i+1]]``.
+    qual : numpy.ndarray or None, shape (total_bases,), dtype uint8
+        The quality strings (Phred+33 ASCII), concatenated; None for FASTA input.
+    offsets : numpy.ndarray, shape (n_reads + 1,), dtype int64
+    name_data : numpy.ndarray, dtype uint8
+        The header lines (without '@' or '>'), concatenated.
+    name_offsets : numpy.ndarray, shape (n_reads + 1,), dtype int64
+    first_record : int
+        0-based index of the batch's first record in its file.
+    """
+
+    seq: np.ndarray
+    qual: np.ndarray | None
+    offsets: np.ndarray
+    name_data: np.ndarray
+    name_offsets: np.ndarray
+    first_record: int
+
+    def __len__(self) -> int:
+        return self.offsets.shape[0] - 1
+
+    def name(self, i: int) -> str:
+        """Header of read ``i`` of the batch."""
+        a, b = self.name_offsets[i], self.name_offsets[i + 1]
+        return self.name_data[a:b].tobytes().decode("ascii", "replace")
+
+    def slice(self, start: int, stop: int) -> ReadBatch:
+        """Reads ``start:stop`` of the batch, as views."""
+        a, b = self.offsets[start], self.offsets[stop]
+        na, nb = self.name_offsets[start], self.name_offsets[stop]
+        return ReadBatch(
+            self.seq[a:b],
+            None if self.qual is None else self.qual[a:b],
+            self.offsets[start : stop + 1] - a,
+            self.name_data[na:nb],
+            self.name_offsets[start : stop + 1] - na,
+            self.first_record + start,
+        )
+
+
+def is_alignment_file(path: str | os.PathLike) -> bool:
+    """True if ``path`` names a SAM/BAM/CRAM file (read through pysam)."""
+    return Path(path).name.lower().endswith(ALIGNMENT_SUFFIXES)
+
+
+def _check_readable(path: str) -> None:
+    if not os.path.exists(path):
+        raise InputError("file not found", file=path)
+    if os.path.isdir(path):
+        raise InputError("is a directory, not a reads file", file=path)
+    if not os.access(path, os.R_OK):
+        raise InputError("file is not readable (permission denied)", file=path)
+    if os.path.getsize(path) == 0:
+        raise InputError("file is empty", file=path)
+
+
+def _compressed_error(path: str, exc: BaseException, records: int, fastq: bool) -> InputError:
+    where = f"line {4 * records + 1}" if fastq else f"record {records + 1}"
+    return InputError(
+        f"compressed file is truncated or corrupt (stream ends or breaks near {where}: {exc})",
+        file=path,
+    )
+
+
+class _FastqChunks:
+    """Parse a FASTQ file chunk by chunk with the numba kernel."""
+
+    def __init__(self, path: str, chunk_bytes: int, open_threads: int):
+        self.path = path
+        self.chunk_bytes = chunk_bytes
+        self.open_threads = open_threads
+        self.records = 0
+
+    def __iter__(self) -> Iterator[ReadBatch]:
+        buf = bytearray(self.chunk_bytes)
+        start = 0
+        try:
+            with xopen(self.path, "rb", threads=self.open_threads) as f:
+                while True:
+                    got = f.readinto(memoryview(buf)[start:])
+                    end = start + got
+                    if got == 0:
+                        if start:
+                            yield self._parse(buf, start)
+                        return
+                    cut = _last_record_end(buf, end)
+                    if cut == 0:
+                        if end == len(buf):
+                            buf.extend(bytes(len(buf)))  # one record longer than the buffer
+                        start = end
+                        continue
+                    yield self._parse(buf, cut)
+                    buf[: end - cut] = buf[cut:end]
+                    start = end - cut
+        except (EOFError, zlib.error, OSError) as exc:
+            if isinstance(exc, FileNotFoundError | PermissionError):
+                raise InputError(str(exc), file=self.path) from exc
+            raise _compressed_error(self.path, exc, self.records, True) from exc
+
+    def _parse(self, buf: bytearray, n: int) -> ReadBatch:
+        data = np.frombuffer(buf, dtype=np.uint8, count=n)
+        lines = n // 4 + 2
+        seq = np.empty(n // 2 + 1, dtype=np.uint8)
+        qual = np.empty(n // 2 + 1, dtype=np.uint8)
+        offsets = np.empty(lines, dtype=np.int64)
+        names = np.empty(n, dtype=np.uint8)
+        name_offsets = np.empty(lines, dtype=np.int64)
+        count, code, bad, line_in_record = _kernels.parse_fastq(
+            data, n, seq, qual, offsets, names, name_offsets
+        )
+        if code != _kernels.OK:
+            line = 4 * (self.records + bad) + line_in_record + 1
+            raise InputError(_FASTQ_ERRORS[code], file=self.path, line=line)
+        total = int(offsets[count])
+        batch = ReadBatch(
+            seq[:total],
+            qual[:total],
+            offsets[: count + 1],
+            names[: name_offsets[count]],
+            name_offsets[: count + 1],
+            self.records,
+        )
+        self.records += count
+        return batch
+
+
+def _last_record_end(buf: bytearray, end: int) -> int:
+    """Length of the longest prefix of ``buf[:end]`` made of whole 4-line FASTQ records."""
+    newlines = buf.count(b"\n", 0, end)
+    right = end
+    for _ in range(newlines % 4 + 1):
+        right = buf.rfind(b"\n", 0, right)
+    return right + 1
+
+
+def _records_to_batch(records: list, first_record: int) -> ReadBatch:
+    seqs = [r.sequence for r in records]
+    offsets = np.zeros(len(seqs) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, seqs), dtype=np.int64, count=len(seqs)), out=offsets[1:])
+    names = [r.name for r in records]
+    name_offsets = np.zeros(len(names) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, names), dtype=np.int64, count=len(names)), out=name_offsets[1:])
+    qual = None
+    if records and records[0].qualities is not None:
+        qual = np.frombuffer("".join([r.qualities for r in records]).encode("ascii"), np.uint8)
+    return ReadBatch(
+        np.frombuffer("".join(seqs).encode("ascii"), dtype=np.uint8),
+        qual,
+        offsets,
+        np.frombuffer("".join(names).encode("ascii"), dtype=np.uint8),
+        name_offsets,
+        first_record,
+    )
+
+
+_COMPLEMENT = str.maketrans("ACGTNacgtn", "TGCANtgcan")
+
+
+def _alignment_records(path: str, mate: int | None) -> Iterator[dnaio.SequenceRecord]:
+    """Records of an unaligned (or aligned) SAM/BAM/CRAM, in the orientation sequenced.
+
+    Secondary and supplementary alignments are skipped; reverse-strand records are turned back.
+    ``mate`` (1 or 2) keeps only READ1 or READ2 records of an interleaved file.
+    """
+    import pysam
+
+    save = pysam.set_verbosity(0)
+    try:
+        with pysam.AlignmentFile(path, check_sq=False) as bam:
+            for index, read in enumerate(bam):
+                if read.is_secondary or read.is_supplementary:
+                    continue
+                if mate == 1 and not read.is_read1 or mate == 2 and not read.is_read2:
+                    continue
+                seq = read.query_sequence
+                if seq is None:
+                    raise InputError(
+                        f"record {index + 1} ({read.query_name}) has no sequence", file=path
+                    )
+                quals = read.query_qualities
+                qual = (
+                    pysam.qualities_to_qualitystring(quals) if quals is not None else "I" * len(seq)
+                )
+                if read.is_reverse:
+                    seq = seq[::-1].translate(_COMPLEMENT)
+                    qual = qual[::-1]
+                yield dnaio.SequenceRecord(
+                    read.query_name + (f"/{mate}" if mate else ""), seq, qual
+                )
+    finally:
+        pysam.set_verbosity(save)
+
+
+def alignment_file_is_paired(path: str | os.PathLike, probe: int = 1000) -> bool:
+    """True if the first records of a SAM/BAM/CRAM carry the paired flag (interleaved mates)."""
+    import pysam
+
+    path = os.fspath(path)
+    _check_readable(path)
+    save = pysam.set_verbosity(0)
+    try:
+        with pysam.AlignmentFile(path, check_sq=False) as bam:
+            return any(read.is_paired for read in itertools.islice(bam, probe))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read as SAM/BAM/CRAM: {exc}", file=path) from exc
+    finally:
+        pysam.set_verbosity(save)
+
+
+def _record_batches(path: str, batch_records: int, mate: int | None) -> Iterator[ReadBatch]:
+    """FASTA through dnaio, SAM/BAM/CRAM through pysam, batched."""
+    first = 0
+    try:
+        if is_alignment_file(path):
+            records = _alignment_records(path, mate)
+        else:
+            records = iter(dnaio.open(path))
+        while batch := list(itertools.islice(records, batch_records)):
+            yield _records_to_batch(batch, first)
+            first += len(batch)
+    except dnaio.exceptions.FileFormatError as exc:
+        line = exc.line + 1 if exc.line is not None else None
+        raise InputError(exc.message, file=path, line=line) from exc
+    except (EOFError, zlib.error) as exc:
+        raise _compressed_error(path, exc, first, False) from exc
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read reads: {exc}", file=path) from exc
+
+
+def _sniff(path: str) -> str:
+    """'fastq', 'fasta' or 'alignment', from the name and the first byte."""
+    if is_alignment_file(path):
+        return "alignment"
+    try:
+        with xopen(path, "rb") as f:
+            first = f.read(1)
+    except (EOFError, zlib.error, OSError) as exc:
+        raise _compressed_error(path, exc, 0, True) from exc
+    if first == b"@":
+        return "fastq"
+    if first in (b">", b"#"):
+        return "fasta"
+    if not first:
+        raise InputError("file contains no reads", file=path)
+    raise InputError(
+        f"not a FASTQ, FASTA, SAM, BAM or CRAM file (starts with {first!r}, not '@' or '>')",
+        file=path,
+        line=1,
+    )
+
+
+def read_batches(
+    path: str | os.PathLike,
+    *,
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    batch_records: int = DEFAULT_BATCH_RECORDS,
+    open_threads: int = 0,
+    mate: int | None = None,
+) -> Iterator[ReadBatch]:
+    """Yield the reads of one file in batches.
+
+    Parameters
+    ----------
+    path
+        FASTQ or FASTA (plain, gzip, bzip2, xz, zstd), or SAM/BAM/CRAM.
+    chunk_bytes
+        FASTQ text per batch.
+    batch_records
+        Records per batch for FASTA and SAM/BAM/CRAM.
+    open_threads
+        Extra threads for decompression (dnaio/xopen).
+    mate
+        For an interleaved SAM/BAM/CRAM: 1 or 2 keeps only that mate.
+    """
+    path = os.fspath(path)
+    _check_readable(path)
+    kind = _sniff(path)
+    if kind == "fastq":
+        batches: Iterator[ReadBatch] = iter(_FastqChunks(path, chunk_bytes, open_threads))
+    else:
+        batches = _record_batches(path, batch_records, mate)
+    empty = True
+    for batch in batches:
+        if len(batch):
+            empty = False
+            yield batch
+    if empty:
+        raise InputError("file contains no reads", file=path)
+
+
+def prefetch(iterator: Iterator, depth: int = 2) -> Iterator:
+    """Run ``iterator`` in a background thread, ``depth`` items ahead; re-raise its errors here.
+
+    The parsing kernels release the GIL, so reading the next batch overlaps with processing the
+    current one.
+    """
+    items: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+    stop = threading.Event()
+
+    def work() -> None:
+        try:
+            for item in iterator:
+                if stop.is_set():
+                    return
+                items.put((item, None))
+            items.put((done, None))
+        except BaseException as exc:  # handed to the consumer, re-raised there
+            items.put((done, exc))
+
+    thread = threading.Thread(target=work, daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, exc = items.get()
+            if exc is not None:
+                raise exc
+            if item is done:
+                return
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():  # unblock a producer waiting on a full queue
+            try:
+                items.get_nowait()
+            except queue.Empty:
+                thread.join(0.01)
+
+
+def _rebatch(
+    left: Iterator[ReadBatch], right: Iterator[ReadBatch], path1: str, path2: str
+) -> Iterator[tuple[ReadBatch, ReadBatch]]:
+    """Cut two batch streams into pairs of batches with the same number of records."""
+    pend1: ReadBatch | None = None
+    pend2: ReadBatch | None = None
+    while True:
+        if pend1 is None or len(pend1) == 0:
+            pend1 = next(left, None)
+        if pend2 is None or len(pend2) == 0:
+            pend2 = next(right, None)
+        if pend1 is None or pend2 is None:
+            if pend1 is not None or pend2 is not None:
+                short, longer, count = (
+                    (path1, path2, pend2.first_record)
+                    if pend1 is None
+                    else (path2, path1, pend1.first_record)
+                )
+                raise InputError(
+                    f"has {count} records but its mate file {longer} has more "
+                    "(paired files must have the same number of records)",
+                    file=short,
+                )
+            return
+        n = min(len(pend1), len(pend2))
+        yield pend1.slice(0, n), pend2.slice(0, n)
+        pend1 = pend1.slice(n, len(pend1))
+        pend2 = pend2.slice(n, len(pend2))
+
+
+def read_paired_batches(
+    path1: str | os.PathLike,
+    path2: str | os.PathLike | None,
+    *,
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    threads: int = 1,
+) -> Iterator[tuple[ReadBatch, ReadBatch]]:
+    """Yield matching batches of the two mates of a paired-end sample.
+
+    ``path2`` None means an interleaved SAM/BAM/CRAM in ``path1``. Record counts must agree and
+    every pair of read IDs must match (``/1`` ``/2`` suffixes and Illumina ``1:N:0`` comments are
+    understood); the first mismatch raises an InputError naming the line and both reads.
+    With ``threads`` > 1 both files are read and parsed in background threads.
+    """
+    path1 = os.fspath(path1)
+    path2 = os.fspath(path2) if path2 is not None else None
+    opts = {"chunk_bytes": chunk_bytes, "open_threads": 1 if threads > 1 else 0}
+    if path2 is None:
+        left = read_batches(path1, mate=1, **opts)
+        right = read_batches(path1, mate=2, **opts)
+    else:
+        left = read_batches(path1, **opts)
+        right = read_batches(path2, **opts)
+    if threads > 1:
+        left, right = prefetch(left), prefetch(right)
+    label2 = path2 if path2 is not None else path1
+    for b1, b2 in _rebatch(left, right, path1, label2):
+        bad = _kernels.first_unpaired(b1.name_data, b1.name_offsets, b2.name_data, b2.name_offsets)
+        if bad >= 0:
+            index = b2.first_record + bad
+            where = {"line": 4 * index + 1} if b2.qual is not None and path2 else {}
+            raise InputError(
+                f"read '{b2.name(bad)}' does not pair with read '{b1.name(bad)}' at the same "
+                f"position of {path1} (mates must be in the same order, record {index + 1})",
+                file=label2,
+                **where,
+            )
+        yield b1, b2

@@ -1,0 +1,170 @@
+"""The sample sheet: one row per sample, validated up front with every problem reported at once.
+
+Columns: ``sample_id``, ``fastq_1``, ``fastq_2`` (empty for single-end), optional ``patient_id``,
+any extra columns (kept). TSV or CSV, with a header line; blank lines and lines starting with
+``#`` are ignored. Read paths are relative to the sheet's folder.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections import defaultdict
+from pathlib import Path
+
+import jsonschema
+import pandas as pd
+
+from microbiome.config import load_schema
+from microbiome.errors import ConfigError, MicrobiomeError, ValidationErrors
+from microbiome.io.reads import alignment_file_is_paired, is_alignment_file
+
+READ_COLUMNS = ("fastq_1", "fastq_2")
+
+
+def _delimiter(path: Path, header: str) -> str:
+    if path.suffix.lower() == ".csv":
+        return ","
+    if path.suffix.lower() in (".tsv", ".txt"):
+        return "\t"
+    return "\t" if header.count("\t") >= header.count(",") else ","
+
+
+def _read_rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """Header and (line number, fields) of every data row."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError as exc:
+        raise ConfigError("sample sheet not found", file=path) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read sample sheet: {exc}", file=path) from exc
+    lines = [
+        (number, line)
+        for number, line in enumerate(text.splitlines(), start=1)
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+    if not lines:
+        raise ConfigError("sample sheet is empty (a header line and one row per sample)", file=path)
+    delimiter = _delimiter(path, lines[0][1])
+    parsed = [
+        (number, [field.strip() for field in next(csv.reader([line], delimiter=delimiter))])
+        for number, line in lines
+    ]
+    return parsed[0][1], parsed[1:]
+
+
+def _file_problem(path: Path) -> str | None:
+    if not path.exists():
+        return f"file not found: {path}"
+    if path.is_dir():
+        return f"is a directory, not a reads file: {path}"
+    if not os.access(path, os.R_OK):
+        return f"file is not readable (permission denied): {path}"
+    if path.stat().st_size == 0:
+        return f"file is empty: {path}"
+    return None
+
+
+def load_sample_sheet(path: str | os.PathLike, *, check_files: bool = True) -> pd.DataFrame:
+    """Read and validate a sample sheet.
+
+    Returns a DataFrame indexed by ``sample_id`` with ``fastq_1``/``fastq_2`` as absolute paths
+    (``fastq_2`` is "" for single-end samples), a ``layout`` column ('paired' or 'single'), a
+    ``line`` column (line of the sheet) and every other column as text.
+
+    Raises ValidationErrors listing every problem: missing columns, malformed or duplicate sample
+    IDs, missing, unreadable or empty files, the same file used twice, ``fastq_1 == fastq_2``.
+    """
+    path = Path(path)
+    header, rows = _read_rows(path)
+    problems: list[MicrobiomeError] = []
+
+    def problem(message: str, line: int, column: str | None = None) -> None:
+        problems.append(ConfigError(message, file=path, line=line, column=column))
+
+    missing = [c for c in ("sample_id", "fastq_1") if c not in header]
+    if missing:
+        raise ConfigError(
+            f"header lacks the column(s) {', '.join(missing)} (found: {', '.join(header)})",
+            file=path,
+            line=1,
+        )
+    duplicated_columns = {c for c in header if header.count(c) > 1}
+    for column in sorted(duplicated_columns):
+        problem("column name appears more than once in the header", 1, column)
+    if not rows:
+        raise ConfigError("sample sheet has a header but no samples", file=path)
+
+    schema = load_schema("samples")
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    base = path.resolve().parent
+    records = []
+    seen_ids: dict[str, int] = {}
+    seen_files: dict[Path, list[tuple[int, str]]] = defaultdict(list)
+    for line, fields in rows:
+        if len(fields) != len(header):
+            problem(f"has {len(fields)} fields but the header has {len(header)}", line)
+            continue
+        row = dict(zip(header, fields, strict=True))
+        row.setdefault("fastq_2", "")
+        row.setdefault("patient_id", "")
+        for err in validator.iter_errors(row):
+            column = str(err.path[0]) if err.path else None
+            message = err.message
+            if err.validator == "pattern":
+                rule = schema["properties"][column]["description"].strip()
+                message = f"{err.instance!r} is not a valid ID ({rule})"
+            problem(message, line, column)
+        sample = row["sample_id"]
+        if sample in seen_ids:
+            problem(
+                f"duplicate sample ID {sample!r} (first on line {seen_ids[sample]})",
+                line,
+                "sample_id",
+            )
+        else:
+            seen_ids[sample] = line
+        resolved = {}
+        for column in READ_COLUMNS:
+            value = row[column]
+            if not value:
+                resolved[column] = ""
+                continue
+            file = (base / value).resolve() if not os.path.isabs(value) else Path(value)
+            resolved[column] = str(file)
+            seen_files[file].append((line, column))
+            if check_files and (message := _file_problem(file)):
+                problem(message, line, column)
+        if resolved["fastq_1"] and resolved["fastq_1"] == resolved["fastq_2"]:
+            problem("fastq_1 and fastq_2 are the same file", line, "fastq_2")
+        if resolved["fastq_2"] and is_alignment_file(resolved["fastq_1"]):
+            problem(
+                "a SAM/BAM/CRAM in fastq_1 holds both mates (interleaved): leave fastq_2 empty",
+                line,
+                "fastq_2",
+            )
+        layout = "paired" if resolved["fastq_2"] else "single"
+        if check_files and not resolved["fastq_2"] and is_alignment_file(resolved["fastq_1"]):
+            try:
+                if alignment_file_is_paired(resolved["fastq_1"]):
+                    layout = "paired"
+            except MicrobiomeError as exc:
+                problem(exc.message, line, "fastq_1")
+        records.append(row | resolved | {"line": line, "layout": layout})
+    for file, uses in seen_files.items():
+        if len(uses) > 1 and len({u[0] for u in uses}) > 1:
+            (first_line, first_column), *others = uses
+            for line, column in others:
+                if line == first_line:
+                    continue  # fastq_1 == fastq_2, reported above
+                problem(
+                    f"file {file} is already used on line {first_line} ({first_column})",
+                    line,
+                    column,
+                )
+    if problems:
+        problems.sort(key=lambda e: e.line or 0)
+        raise ValidationErrors(problems)
+    table = pd.DataFrame.from_records(records).set_index("sample_id", drop=False)
+    table.index.name = None
+    return table

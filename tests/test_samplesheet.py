@@ -1,0 +1,132 @@
+"""Sample sheet and config validation: everything reported at once, row and column named."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import ROOT, write_fastq
+
+from microbiome.cli.main import main
+from microbiome.config import load_config
+from microbiome.errors import ValidationErrors
+from microbiome.io.samplesheet import load_sample_sheet
+
+RECORDS = [("r/1", "ACGT", "IIII")]
+
+
+@pytest.fixture
+def reads(tmp_path):
+    folder = tmp_path / "reads"
+    folder.mkdir()
+    for name in ("a_R1.fq.gz", "a_R2.fq.gz", "b.fq.gz", "c_R1.fq.gz", "c_R2.fq.gz"):
+        write_fastq(folder / name, RECORDS)
+    return folder
+
+
+def test_demo_sheet_is_valid():
+    table = load_sample_sheet(ROOT / "config" / "samples.tsv")
+    assert len(table) == 6
+    assert table.loc["SRR514303", "layout"] == "single"
+    assert table.loc["sim01", "layout"] == "paired"
+    assert table.loc["sim01", "patient_id"] == table.loc["sim02", "patient_id"]
+
+
+@pytest.mark.parametrize("sep", ["\t", ","])
+def test_mixed_layouts_relative_paths_and_extra_columns(tmp_path, reads, sep):
+    sheet = tmp_path / ("samples.tsv" if sep == "\t" else "samples.csv")
+    rows = [
+        ["sample_id", "fastq_1", "fastq_2", "patient_id", "site"],
+        ["A", "reads/a_R1.fq.gz", "reads/a_R2.fq.gz", "P1", "stool"],
+        ["B", "reads/b.fq.gz", "", "P1", "stool"],
+    ]
+    sheet.write_text("# comment line\n" + "\n".join(sep.join(r) for r in rows) + "\n\n")
+    table = load_sample_sheet(sheet)
+    assert list(table.index) == ["A", "B"]
+    assert table.loc["A", "fastq_2"] == str(reads / "a_R2.fq.gz")
+    assert table.loc["B", "layout"] == "single" and table.loc["B", "fastq_2"] == ""
+    assert table.loc["B", "site"] == "stool"
+    assert table.loc["B", "line"] == 4
+
+
+def test_optional_fastq_2_column(tmp_path, reads):
+    sheet = tmp_path / "s.tsv"
+    sheet.write_text("sample_id\tfastq_1\nB\treads/b.fq.gz\n")
+    assert load_sample_sheet(sheet).loc["B", "layout"] == "single"
+
+
+def test_every_problem_reported_at_once(tmp_path, reads, capsys):
+    sheet = tmp_path / "samples.tsv"
+    sheet.write_text(
+        "sample_id\tfastq_1\tfastq_2\n"
+        "A\treads/a_R1.fq.gz\treads/a_R2.fq.gz\n"  # line 2: fine
+        "bad id\treads/missing.fq.gz\t\n"  # line 3: malformed ID, missing file
+        "C\treads/c_R1.fq.gz\treads/c_R1.fq.gz\n"  # line 4: same file twice
+        "D\treads/a_R1.fq.gz\t\n"  # line 5: file already used on line 2
+        "A\treads/b.fq.gz\t\n"  # line 6: duplicate ID
+        "E\treads/c_R2.fq.gz\n"  # line 7: too few fields
+    )
+    with pytest.raises(ValidationErrors) as info:
+        load_sample_sheet(sheet)
+    found = [(e.line, e.column) for e in info.value.errors]
+    assert found == [
+        (3, "sample_id"),
+        (3, "fastq_1"),
+        (4, "fastq_2"),
+        (5, "fastq_1"),
+        (6, "sample_id"),
+        (7, None),
+    ]
+    assert main(["validate", "--samples", str(sheet)]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 6
+
+
+def test_missing_required_column(tmp_path):
+    sheet = tmp_path / "s.tsv"
+    sheet.write_text("sample\tfastq_1\nA\tx.fq\n")
+    with pytest.raises(Exception, match="header lacks the column"):
+        load_sample_sheet(sheet)
+
+
+def test_bam_with_fastq_2_is_refused(tmp_path, reads):
+    (reads / "x.bam").write_bytes(b"not really")
+    sheet = tmp_path / "s.tsv"
+    sheet.write_text("sample_id\tfastq_1\tfastq_2\nA\treads/x.bam\treads/b.fq.gz\n")
+    with pytest.raises(ValidationErrors, match="interleaved"):
+        load_sample_sheet(sheet)
+
+
+def test_config_defaults_and_errors(tmp_path, capsys):
+    good = tmp_path / "c.yaml"
+    good.write_text("samples: s.tsv\n")
+    config = load_config(good)
+    assert config["stats"] == {"chunk_mb": 8, "threads": 2, "mem_mb": 1000, "runtime": 60}
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("samples: 3\nstats:\n  threads: 0\n  colour: red\nextra: 1\n")
+    with pytest.raises(ValidationErrors) as info:
+        load_config(bad)
+    messages = [str(e) for e in info.value.errors]
+    assert len(messages) == 4
+    assert any("stats.threads" in m and "minimum" in m for m in messages)
+    assert any("'colour' was unexpected" in m for m in messages)
+
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("samples: [a\n")
+    assert main(["validate", "--config", str(broken)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "broken.yaml, line 2: not valid YAML" in err[0]
+
+
+def test_demo_config_is_valid(capsys):
+    assert (
+        main(
+            [
+                "validate",
+                "--config",
+                str(ROOT / "config" / "config.yaml"),
+                "--samples",
+                str(ROOT / "config" / "samples.tsv"),
+            ]
+        )
+        == 0
+    )
+    assert "6 samples OK" in capsys.readouterr().err

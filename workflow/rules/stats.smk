@@ -1,0 +1,41 @@
+# Read statistics of the raw reads, per sample and merged.
+
+
+rule read_stats:
+    input:
+        reads=get_reads,
+    output:
+        json="results/stats/{sample}.json",
+    log:
+        "logs/stats/{sample}.log",
+    benchmark:
+        "results/benchmarks/stats/{sample}.tsv"
+    params:
+        flags=stats_flags,
+        chunk_mb=config["stats"]["chunk_mb"],
+    threads: config["stats"]["threads"]
+    resources:
+        mem_mb=config["stats"]["mem_mb"],
+        runtime=config["stats"]["runtime"],
+    conda:
+        "../../envs/microbiome.yaml"
+    shell:
+        "microbiome stats {input.reads} {params.flags} --sample-id {wildcards.sample}"
+        " --threads {threads} --chunk-mb {params.chunk_mb} -o {output.json} 2> {log}"
+
+
+rule merge_read_stats:
+    input:
+        expand("results/stats/{sample}.json", sample=SAMPLES.index),
+    output:
+        tsv=report(
+            "results/stats/read_stats.tsv",
+            caption="../report/read_stats.rst",
+            category="Quality control",
+        ),
+    log:
+        "logs/stats/merge.log",
+    conda:
+        "../../envs/microbiome.yaml"
+    shell:
+        "microbiome merge-stats {input} -o {output.tsv} 2> {log}"
