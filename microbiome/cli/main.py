@@ -1,5 +1,8 @@
 """Entry point of the ``microbiome`` command and the package's one error boundary.
 
+Subcommand modules import their library code inside ``run`` so that each command loads only
+what it uses (start-up time and memory).
+
 ``main(argv)`` parses, dispatches to a subcommand module and turns the package's exceptions into
 one line per problem on stderr (``microbiome: error: <where>: <what is wrong>``) and an exit code:
 2 for usage and configuration errors, 1 for data errors. ``--debug`` shows tracebacks instead.

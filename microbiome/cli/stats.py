@@ -13,7 +13,7 @@ from pathlib import Path
 
 from microbiome.errors import ConfigError, InputError
 from microbiome.io.atomic import write_text_atomic
-from microbiome.stats import merge_tables, sample_stats, summary_columns
+from microbiome.io.reads import DEFAULT_CHUNK_BYTES
 
 log = logging.getLogger("microbiome")
 
@@ -36,7 +36,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("-t", "--threads", type=int, default=1, help="threads (default 1)")
     parser.add_argument(
-        "--chunk-mb", type=int, default=8, help="MB of FASTQ text per batch (default 8)"
+        "--chunk-mb",
+        type=int,
+        default=DEFAULT_CHUNK_BYTES >> 20,
+        help=f"MB of FASTQ text per batch (default {DEFAULT_CHUNK_BYTES >> 20})",
     )
     parser.set_defaults(func=run)
 
@@ -75,6 +78,8 @@ def _sample_name(path: str) -> str:
 
 
 def _table(samples: list[dict]) -> str:
+    from microbiome.stats import merge_tables, summary_columns
+
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=summary_columns(), delimiter="\t", lineterminator="\n")
     writer.writeheader()
@@ -85,6 +90,8 @@ def _table(samples: list[dict]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Compute the statistics of one sample and write them."""
+    from microbiome.stats import sample_stats
+
     if args.threads < 1:
         raise ConfigError(f"--threads must be at least 1, not {args.threads}")
     if args.chunk_mb < 1:

@@ -5,9 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from microbiome.config import load_config
 from microbiome.errors import ConfigError, MicrobiomeError, ValidationErrors
-from microbiome.io.samplesheet import load_sample_sheet
 
 log = logging.getLogger("microbiome")
 
@@ -30,6 +28,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Validate; raise ValidationErrors with every problem found in either file."""
+    from microbiome.config import load_config
+    from microbiome.io.samplesheet import load_sample_sheet
+
     problems: list[MicrobiomeError] = []
     samples_path = args.samples
     if args.config:

@@ -27,7 +27,7 @@ from microbiome.errors import InputError
 from microbiome.io import _kernels
 
 #: Bytes of FASTQ text parsed per batch (grown automatically for longer records).
-DEFAULT_CHUNK_BYTES = 8 << 20
+DEFAULT_CHUNK_BYTES = 4 << 20
 #: Records per batch for FASTA and SAM/BAM/CRAM input.
 DEFAULT_BATCH_RECORDS = 50_000
 
@@ -121,6 +121,8 @@ class _FastqChunks:
         self.chunk_bytes = chunk_bytes
         self.open_threads = open_threads
         self.records = 0
+        self._scratch: tuple[np.ndarray, ...] | None = None
+        self._offsets: tuple[np.ndarray, ...] | None = None
 
     def __iter__(self) -> Iterator[ReadBatch]:
         buf = bytearray(self.chunk_bytes)
@@ -150,12 +152,13 @@ class _FastqChunks:
 
     def _parse(self, buf: bytearray, n: int) -> ReadBatch:
         data = np.frombuffer(buf, dtype=np.uint8, count=n)
-        lines = n // 4 + 2
-        seq = np.empty(n // 2 + 1, dtype=np.uint8)
-        qual = np.empty(n // 2 + 1, dtype=np.uint8)
-        offsets = np.empty(lines, dtype=np.int64)
-        names = np.empty(n, dtype=np.uint8)
-        name_offsets = np.empty(lines, dtype=np.int64)
+        records = buf.count(b"\n", 0, n) // 4 + 2  # bounds the records in the chunk
+        if self._scratch is None or self._scratch[0].shape[0] < n:
+            # Reused for every chunk; each batch gets right-sized copies.
+            self._scratch = tuple(np.empty(n, dtype=np.uint8) for _ in range(3))
+        if self._offsets is None or self._offsets[0].shape[0] < records:
+            self._offsets = tuple(np.empty(records, dtype=np.int64) for _ in range(2))
+        (seq, qual, names), (offsets, name_offsets) = self._scratch, self._offsets
         count, code, bad, line_in_record = _kernels.parse_fastq(
             data, n, seq, qual, offsets, names, name_offsets
         )
@@ -164,11 +167,11 @@ class _FastqChunks:
             raise InputError(_FASTQ_ERRORS[code], file=self.path, line=line)
         total = int(offsets[count])
         batch = ReadBatch(
-            seq[:total],
-            qual[:total],
-            offsets[: count + 1],
-            names[: name_offsets[count]],
-            name_offsets[: count + 1],
+            seq[:total].copy(),
+            qual[:total].copy(),
+            offsets[: count + 1].copy(),
+            names[: name_offsets[count]].copy(),
+            name_offsets[: count + 1].copy(),
             self.records,
         )
         self.records += count
