@@ -1,3 +1,137 @@
+# --- k-mer ---
+# Slow, obviously correct twins of microbiome/kmer/_kernels.py: strings, dicts and Python ints.
+
+_KMER_COMPLEMENT = str.maketrans("ACGT", "TGCA")
+_MASK64 = (1 << 64) - 1
+
+
+def naive_encode(seq: str) -> list[int]:
+    """2-bit codes, 4 for anything but A, C, G, T (either case)."""
+    return ["ACGT".index(c) if c in "ACGT" else 4 for c in seq.upper()]
+
+
+def naive_pack(kmer: str) -> int:
+    """A k-mer string as an integer, first base highest (A=0 C=1 G=2 T=3)."""
+    value = 0
+    for c in kmer:
+        value = value * 4 + "ACGT".index(c)
+    return value
+
+
+def naive_unpack(value: int, k: int) -> str:
+    return "".join("ACGT"[(value >> (2 * (k - 1 - j))) & 3] for j in range(k))
+
+
+def naive_canonical_string(kmer: str) -> str:
+    """The lexicographically smaller of a k-mer and its reverse complement (uppercase)."""
+    kmer = kmer.upper()
+    rc = kmer.translate(_KMER_COMPLEMENT)[::-1]
+    return min(kmer, rc)
+
+
+def naive_canonical_kmers(seq: str, k: int) -> list[int]:
+    """Canonical k-mers of one sequence in order, skipping windows with a non-ACGT base."""
+    out = []
+    for i in range(len(seq) - k + 1):
+        window = seq[i : i + k].upper()
+        if all(c in "ACGT" for c in window):
+            out.append(naive_pack(naive_canonical_string(window)))
+    return out
+
+
+def naive_count(reads: list[str], k: int) -> dict[int, int]:
+    """Canonical k-mer -> how many times it occurs in the reads."""
+    counts: dict[int, int] = {}
+    for read in reads:
+        for kmer in naive_canonical_kmers(read, k):
+            counts[kmer] = counts.get(kmer, 0) + 1
+    return counts
+
+
+def naive_histogram(counts: dict[int, int]) -> list[tuple[int, int]]:
+    """(count, number of k-mers with that count), ascending."""
+    histo: dict[int, int] = {}
+    for c in counts.values():
+        histo[c] = histo.get(c, 0) + 1
+    return sorted(histo.items())
+
+
+def naive_dump(counts: dict[int, int], k: int, min_count: int = 1) -> str:
+    """KMER<TAB>COUNT lines sorted by k-mer."""
+    return "".join(
+        f"{naive_unpack(km, k)}\t{c}\n" for km, c in sorted(counts.items()) if c >= min_count
+    )
+
+
+def naive_fmix64(x: int) -> int:
+    """MurmurHash3's fmix64 on Python ints."""
+    x &= _MASK64
+    x ^= x >> 33
+    x = (x * 0xFF51AFD7ED558CCD) & _MASK64
+    x ^= x >> 33
+    x = (x * 0xC4CEB9FE1A85EC53) & _MASK64
+    x ^= x >> 33
+    return x
+
+
+def naive_seed_mix(seed: int) -> int:
+    return naive_fmix64(seed ^ 0x9E3779B97F4A7C15)
+
+
+def naive_kmer_hash(kmer: int, seed: int) -> int:
+    return naive_fmix64(kmer ^ naive_seed_mix(seed))
+
+
+def naive_sketch(reads: list[str], k: int, scaled: int, seed: int) -> dict[int, int]:
+    """FracMinHash: hash -> abundance for every canonical k-mer hash below 2**64 // scaled."""
+    limit = min(2**64 // scaled, 2**64 - 1)
+    out: dict[int, int] = {}
+    for read in reads:
+        for kmer in naive_canonical_kmers(read, k):
+            h = naive_kmer_hash(kmer, seed)
+            if h < limit:
+                out[h] = out.get(h, 0) + 1
+    return out
+
+
+def naive_jaccard(a: set, b: set) -> float:
+    return len(a & b) / len(a | b) if a | b else 0.0
+
+
+def naive_containment(a: set, b: set) -> float:
+    """Fraction of a's elements found in b."""
+    return len(a & b) / len(a) if a else 0.0
+
+
+def naive_minimizers(seq: str, l: int, w: int, seed: int) -> list[tuple[int, int]]:  # noqa: E741
+    """(canonical l-mer, position) of the window minimizers of one sequence.
+
+    Windows are w consecutive l-mers inside a stretch of valid (ACGT-only) l-mers; the minimizer
+    has the smallest seeded hash, the rightmost on ties; consecutive windows sharing one
+    minimizer report it once.
+    """
+    valid = []  # runs of consecutive valid l-mer positions
+    run: list[tuple[int, int]] = []
+    for i in range(len(seq) - l + 1):
+        window = seq[i : i + l].upper()
+        if all(c in "ACGT" for c in window):
+            run.append((i, naive_pack(naive_canonical_string(window))))
+        else:
+            valid.append(run)
+            run = []
+    valid.append(run)
+    out = []
+    last = -1
+    for run in valid:
+        for s in range(len(run) - w + 1):
+            window = run[s : s + w]
+            pos, value = min(window, key=lambda pv: (naive_kmer_hash(pv[1], seed), -pv[0]))
+            if pos != last:
+                out.append((value, pos))
+                last = pos
+    return out
+
+
 # --- reads and statistics ---
 # Slow, obviously correct twins of microbiome/io/_kernels.py and microbiome/stats/_kernels.py.
 
@@ -73,3 +207,50 @@ def naive_read_stats(reads: list[tuple[str, str | None]]) -> dict:
         out["q30_percent"] = round(100 * sum(p >= 30 for p in phred) / len(phred), 2)
         out["read_means"] = [sum(ord(c) - 33 for c in q) // len(q) for _, q in reads if len(q)]
     return out
+
+
+# --- quality control ---
+# Twins of microbiome/qc/_kernels.py.
+
+
+def naive_trimer_entropy(seq: str) -> float:
+    """Normalised entropy of the ACGT trinucleotides of a read (1.0 with fewer than two)."""
+    import math
+    from collections import Counter
+
+    seq = seq.upper()
+    trimers = [seq[i : i + 3] for i in range(len(seq) - 2) if set(seq[i : i + 3]) <= set("ACGT")]
+    n = len(trimers)
+    if n < 2:
+        return 1.0
+    h = -sum(c / n * math.log2(c / n) for c in Counter(trimers).values())
+    return h / math.log2(min(64, n))
+
+
+def naive_trim_n_ends(seq: str) -> tuple[int, int]:
+    """(start, end) of a read once leading and trailing N bases are cut."""
+    start, end = 0, len(seq)
+    while start < end and seq[start] in "Nn":
+        start += 1
+    while end > start and seq[end - 1] in "Nn":
+        end -= 1
+    return start, end
+
+
+def naive_fnv1a(data: bytes) -> int:
+    h = 14695981039346656037
+    for byte in data:
+        h = ((h ^ byte) * 1099511628211) % 2**64
+    return h
+
+
+def naive_fragment_hash(seq1: str, seq2: str | None) -> int:
+    """FNV-1a of mate 1, or of mate 1 + a zero byte + mate 2."""
+    data = seq1.encode() if seq2 is None else seq1.encode() + b"\0" + seq2.encode()
+    return naive_fnv1a(data)
+
+
+def naive_host_fraction(read: str, host_minimizers: set[int], l: int, w: int, seed: int):  # noqa: E741
+    """(hits, total) of a read's minimizers in the set of the host's minimizer values."""
+    values = [v for v, _ in naive_minimizers(read, l, w, seed)]
+    return sum(v in host_minimizers for v in values), len(values)
