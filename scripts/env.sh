@@ -15,10 +15,13 @@ if [[ -z "${VIRTUAL_ENV:-}" ]]; then
   # shellcheck disable=SC1091
   source .venv/bin/activate
 fi
+# Optional extras to install with the package: MICROBIOME_EXTRAS=test,slurm adds the SLURM plugin.
+extras=${MICROBIOME_EXTRAS:-test}
 stamp="$VIRTUAL_ENV/.microbiome-installed"
-if [[ ! -f "$stamp" || pyproject.toml -nt "$stamp" ]] || ! python -c 'import microbiome' 2>/dev/null; then
+if [[ ! -f "$stamp" || pyproject.toml -nt "$stamp" || "$(cat "$stamp")" != "$extras" ]] \
+  || ! python -c 'import microbiome' 2>/dev/null; then
   echo "microbiome: installing the package and its dependencies into $VIRTUAL_ENV" >&2
   python -m pip install --quiet --upgrade pip
-  python -m pip install --quiet -e '.[test]'
-  touch "$stamp"
+  python -m pip install --quiet -e ".[$extras]"
+  echo "$extras" > "$stamp"
 fi

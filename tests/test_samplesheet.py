@@ -98,7 +98,14 @@ def test_config_defaults_and_errors(tmp_path, capsys):
     good = tmp_path / "c.yaml"
     good.write_text("samples: s.tsv\n")
     config = load_config(good)
-    assert config["stats"] == {"chunk_mb": 4, "threads": 2, "mem_mb": 1000, "runtime": 60}
+    assert config["stats"] == {
+        "chunk_mb": 4,
+        "threads": 2,
+        "mem_mb": 1000,
+        "mem_mb_per_gb": 0,
+        "runtime": 60,
+        "runtime_per_gb": 10,
+    }
 
     bad = tmp_path / "bad.yaml"
     bad.write_text("samples: 3\nstats:\n  threads: 0\n  colour: red\nextra: 1\n")

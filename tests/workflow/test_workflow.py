@@ -2,62 +2,17 @@
 
 from __future__ import annotations
 
-import difflib
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-from conftest import READS, ROOT, TEST_DATA
-
-EXPECTED = TEST_DATA / "expected"
-
-
-def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-    return subprocess.run(
-        [sys.executable, "-m", "snakemake", "--cores", "2", *args],
-        cwd=workdir,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-
-
-def make_workdir(tmp_path: Path, sheet_rows: list[str] | None = None) -> Path:
-    """A working directory with the repository's workflow and a config of its own."""
-    work = tmp_path / "work"
-    (work / "config").mkdir(parents=True)
-    (work / "workflow").symlink_to(ROOT / "workflow")
-    (work / "envs").symlink_to(ROOT / "envs")
-    if sheet_rows is None:
-        sheet = ROOT / "config" / "samples.tsv"
-    else:
-        sheet = work / "config" / "samples.tsv"
-        sheet.write_text("\n".join(["sample_id\tfastq_1\tfastq_2", *sheet_rows]) + "\n")
-    config = (ROOT / "config" / "config.yaml").read_text()
-    config = config.replace("samples: config/samples.tsv", f"samples: {sheet}")
-    (work / "config" / "config.yaml").write_text(config)
-    return work
-
-
-def assert_same_text(got: str, expected: str, name: str) -> None:
-    diff = "\n".join(
-        difflib.unified_diff(
-            expected.splitlines(), got.splitlines(), f"expected/{name}", f"got/{name}", lineterm=""
-        )
-    )
-    assert not diff, f"output differs from test_data/expected/{name}:\n{diff}"
-
-
-def without_file_column(tsv: str) -> str:
-    """The merged statistics table without its (machine-dependent) absolute file paths."""
-    rows = [line.split("\t") for line in tsv.splitlines()]
-    drop = rows[0].index("file")
-    return "\n".join("\t".join(r[:drop] + r[drop + 1 :]) for r in rows) + "\n"
+from conftest import READS, ROOT
+from workflow_helpers import (
+    EXPECTED,
+    assert_same_text,
+    make_workdir,
+    snakemake,
+    without_file_column,
+)
 
 
 def test_lint_is_clean():

@@ -1,6 +1,9 @@
 # Config and sample sheet, validated at start-up; input functions shared by the rule files.
 
+import os
 import re
+import shutil
+import subprocess
 
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
@@ -9,6 +12,10 @@ from microbiome.errors import MicrobiomeError
 from microbiome.io.samplesheet import load_sample_sheet
 
 validate(config, schema="../schemas/config.schema.yaml")
+
+# With --software-deployment-method conda, envs/microbiome.post-deploy.sh installs the package
+# into its environment from this checkout.
+os.environ.setdefault("MICROBIOME_SRC", os.path.dirname(workflow.basedir))
 
 try:
     SAMPLES = load_sample_sheet(config["samples"])
@@ -31,9 +38,77 @@ def stats_flags(wildcards):
     return "--paired" if SAMPLES.loc[wildcards.sample, "fastq_2"] else ""
 
 
+def resources_for(stage, mem_input=None):
+    """`mem_mb` and `runtime` of a job of `stage`, from config[stage]; use in a rule as
+    `resources: **resources_for("stage")`.
+
+    Both grow with the job's input and with each retry (`--retries`, attempt 1, 2, ...):
+
+        mem_mb  = (mem_mb  + mem_mb_per_gb  * GB of input) * attempt
+        runtime = (runtime + runtime_per_gb * GB of input) * attempt     (minutes)
+
+    `mem_input` names the input whose size drives memory (e.g. "db" for classification against a
+    memory-mapped database); default: all input files. Runtime always scales with all input.
+    Missing `*_per_gb` keys count as 0.
+    """
+    cfg = config[stage]
+
+    def scaled(base, per_gb, named=None):
+        def resource(wildcards, input, attempt):
+            files = input if named is None else getattr(input, named)
+            files = [files] if isinstance(files, str) else files
+            gb = sum(os.path.getsize(f) for f in files) / 2**30
+            return max(1, round((cfg[base] + cfg.get(per_gb, 0) * gb) * attempt))
+
+        return resource
+
+    return {
+        "mem_mb": scaled("mem_mb", "mem_mb_per_gb", mem_input),
+        "runtime": scaled("runtime", "runtime_per_gb"),
+    }
+
+
 def all_outputs():
     """Every final output of the stages in this workflow."""
     return [
         *expand("results/stats/{sample}.json", sample=SAMPLES.index),
         "results/stats/read_stats.tsv",
     ]
+
+
+def check_slurm():
+    """Stop at once, saying why, when the SLURM executor cannot work here (not on a dry run).
+
+    Without this, a missing `sbatch` fails every job after a long wait, and a `sacct` without
+    accounting makes the plugin wait forever for jobs that have long finished.
+    """
+    plugin = getattr(workflow.executor_plugin, "name", None)
+    if plugin != "slurm":
+        return
+    if shutil.which("sbatch") is None:
+        raise WorkflowError(
+            "--executor slurm (profile config/profiles/slurm): `sbatch` is not on PATH. Run the"
+            " workflow on your cluster's login node (there, maybe after `module load slurm`), or"
+            " use --profile config/profiles/local on this machine."
+        )
+    status = getattr(workflow.executor_settings, "status_command", "sacct")
+    if status == "sacct":
+        try:
+            subprocess.run(
+                ["sacct", "-n", "-X", "-o", "JobID", "-S", "now"],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=True,
+            )
+        except (OSError, subprocess.SubprocessError) as exc:
+            why = getattr(exc, "stderr", None) or str(exc)
+            raise WorkflowError(
+                f"the SLURM plugin watches jobs with `sacct`, which fails here ({why.strip()})."
+                " Add --slurm-status-command squeue (with MinJobAge >= 120 in slurm.conf)"
+                " or ask your cluster's admins to enable accounting."
+            ) from None
+
+
+onstart:
+    check_slurm()

@@ -1,6 +1,10 @@
 # Read statistics of the raw reads, per sample and merged.
 
 
+localrules:
+    merge_read_stats,
+
+
 rule read_stats:
     input:
         reads=get_reads,
@@ -15,8 +19,7 @@ rule read_stats:
         chunk_mb=config["stats"]["chunk_mb"],
     threads: config["stats"]["threads"]
     resources:
-        mem_mb=config["stats"]["mem_mb"],
-        runtime=config["stats"]["runtime"],
+        **resources_for("stats"),
     conda:
         "../../envs/microbiome.yaml"
     shell:
@@ -24,6 +27,7 @@ rule read_stats:
         " --threads {threads} --chunk-mb {params.chunk_mb} -o {output.json} 2> {log}"
 
 
+# A few seconds on the submitting machine: not worth a place in the cluster's queue.
 rule merge_read_stats:
     input:
         expand("results/stats/{sample}.json", sample=SAMPLES.index),
@@ -35,6 +39,10 @@ rule merge_read_stats:
         ),
     log:
         "logs/stats/merge.log",
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=10,
     conda:
         "../../envs/microbiome.yaml"
     shell:
