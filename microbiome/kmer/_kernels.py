@@ -519,23 +519,25 @@ def minimizers(seq, offsets, first, last, table, l, w, seed_mix, out_values, out
     mask, shift = _masks(l)
     two = np.uint64(2)
     three = np.uint64(3)
-    dq_hash = np.empty(w, dtype=np.uint64)
-    dq_val = np.empty(w, dtype=np.uint64)
-    dq_pos = np.empty(w, dtype=np.int64)
+    # The last w l-mers of the run in a ring; the current minimum is re-found by a scan of the
+    # ring only when it leaves the window (minimap2's scheme: cheaper than a monotone deque).
+    ring_hash = np.empty(w, dtype=np.uint64)
+    ring_val = np.empty(w, dtype=np.uint64)
+    ring_pos = np.empty(w, dtype=np.int64)
     n = 0
     for r in range(first, last):
         fw = np.uint64(0)
         rc = np.uint64(0)
         valid = 0
-        head = 0  # ring buffer deque of candidate l-mers, increasing hash
-        size = 0
+        slot = -1
+        best = -1  # ring slot of the current minimum, -1 when the run restarts
         last_pos = -1
         start = offsets[r]
         for i in range(start, offsets[r + 1]):
             c = table[seq[i]]
             if c > 3:
                 valid = 0
-                size = 0
+                best = -1
                 continue
             cc = np.uint64(c)
             fw = ((fw << two) | cc) & mask
@@ -546,21 +548,27 @@ def minimizers(seq, offsets, first, last, table, l, w, seed_mix, out_values, out
             v = fw if fw < rc else rc
             h = fmix64(v ^ seed_mix)
             pos = i - start - l + 1
-            # drop candidates that left the window, then those not smaller than the new one
-            if size > 0 and dq_pos[head] <= pos - w:
-                head = (head + 1) % w
-                size -= 1
-            while size > 0 and dq_hash[(head + size - 1) % w] >= h:
-                size -= 1
-            tail = (head + size) % w
-            dq_hash[tail] = h
-            dq_val[tail] = v
-            dq_pos[tail] = pos
-            size += 1
-            if valid >= l + w - 1 and dq_pos[head] != last_pos:
-                out_values[n] = dq_val[head]
-                out_pos[n] = dq_pos[head]
+            left = best >= 0 and ring_pos[best] <= pos - w  # before its slot is reused
+            slot += 1
+            if slot == w:
+                slot = 0
+            ring_hash[slot] = h
+            ring_val[slot] = v
+            ring_pos[slot] = pos
+            if best < 0 or (not left and h <= ring_hash[best]):
+                best = slot
+            elif left:  # the ring now holds exactly the window: scan it
+                best = slot
+                for j in range(w):
+                    hj = ring_hash[j]
+                    if hj < ring_hash[best] or (
+                        hj == ring_hash[best] and ring_pos[j] > ring_pos[best]
+                    ):
+                        best = j
+            if valid >= l + w - 1 and ring_pos[best] != last_pos:
+                out_values[n] = ring_val[best]
+                out_pos[n] = ring_pos[best]
                 out_reads[n] = r
-                last_pos = dq_pos[head]
+                last_pos = ring_pos[best]
                 n += 1
     return n
