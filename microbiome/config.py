@@ -71,6 +71,26 @@ def _describe(err: jsonschema.ValidationError) -> str:
     return err.message
 
 
+#: Config keys that hold paths (relative ones are relative to the working directory).
+PATH_KEYS = (("samples",), ("qc", "host_references"))
+
+
+def absolute_paths(config: dict, base: str | os.PathLike) -> dict:
+    """The path settings of ``config`` (PATH_KEYS), made absolute against ``base``, nested as
+    in the config: for Snakemake's ``--config`` when it runs in another working directory."""
+    out: dict = {}
+    for *sections, key in PATH_KEYS:
+        source, target = config, out
+        for section in sections:
+            source, target = source[section], target.setdefault(section, {})
+        value = source[key]
+        join = os.path.join
+        target[key] = (
+            [join(base, v) for v in value] if isinstance(value, list) else join(base, value)
+        )
+    return out
+
+
 def load_config(path: str | os.PathLike) -> dict:
     """Read a YAML config, validate it against the config schema and fill in defaults.
 

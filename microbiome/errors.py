@@ -49,6 +49,17 @@ class MicrobiomeError(Exception):
         where = self.location
         return f"{where}: {self.message}" if where else self.message
 
+    def __reduce__(self):
+        # Keep the location when an error crosses a process boundary (worker pools pickle it).
+        return (
+            _restore,
+            (type(self), self.message, self.file, self.line, self.column, self.sample),
+        )
+
+
+def _restore(cls, message, file, line, column, sample):
+    return cls(message, file=file, line=line, column=column, sample=sample)
+
 
 class InputError(MicrobiomeError):
     """Bad input data: a malformed, truncated, empty or inconsistent reads or table file."""
@@ -80,3 +91,6 @@ class ValidationErrors(MicrobiomeError):
 
     def __str__(self) -> str:
         return "\n".join(str(e) for e in self.errors)
+
+    def __reduce__(self):
+        return (type(self), (self.errors,))

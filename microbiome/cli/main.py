@@ -16,10 +16,10 @@ import sys
 from collections.abc import Sequence
 
 from microbiome import __version__
-from microbiome.cli import kmer, run, stats, validate
+from microbiome.cli import kmer, qc, run, stats, validate
 from microbiome.errors import MicrobiomeError, ValidationErrors
 
-SUBCOMMANDS = (validate, stats, kmer, run)
+SUBCOMMANDS = (validate, stats, qc, kmer, run)
 
 log = logging.getLogger("microbiome")
 

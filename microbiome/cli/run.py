@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import logging
 import os
 import shlex
@@ -144,7 +145,7 @@ def _resource_value(value: object) -> str:
 
 def snakemake_command(args: argparse.Namespace) -> list[str]:
     """The Snakemake command line for ``args`` (after the checks)."""
-    from microbiome.config import WORKFLOW_DIR, load_config
+    from microbiome.config import WORKFLOW_DIR, absolute_paths, load_config
 
     for flag in ("cores", "jobs"):
         value = getattr(args, flag)
@@ -161,7 +162,10 @@ def snakemake_command(args: argparse.Namespace) -> list[str]:
         check_slurm(dry_run=args.dry_run)
 
     config = load_config(args.config)
-    samples = os.path.abspath(args.samples or config["samples"])
+    if args.samples:
+        config["samples"] = args.samples
+    overrides = absolute_paths(config, os.getcwd())
+    samples = overrides["samples"]
     if not args.unlock:
         _validate(args.config, samples)
 
@@ -178,7 +182,9 @@ def snakemake_command(args: argparse.Namespace) -> list[str]:
         "--configfile",
         os.path.abspath(args.config),
         "--config",
-        f"samples={samples}",
+        # Snakemake merges nested values into the config file's, but reads them as text: only
+        # paths (text) go through here.
+        *(f"{k}={v if isinstance(v, str) else json.dumps(v)}" for k, v in overrides.items()),
     ]
     if args.cores is not None:
         cmd += ["--cores", str(args.cores)]

@@ -121,8 +121,7 @@ class _FastqChunks:
         self.chunk_bytes = chunk_bytes
         self.open_threads = open_threads
         self.records = 0
-        self._scratch: tuple[np.ndarray, ...] | None = None
-        self._offsets: tuple[np.ndarray, ...] | None = None
+        self._scratch = FastqScratch()
 
     def __iter__(self) -> Iterator[ReadBatch]:
         buf = bytearray(self.chunk_bytes)
@@ -151,31 +150,53 @@ class _FastqChunks:
             raise _compressed_error(self.path, exc, self.records, True) from exc
 
     def _parse(self, buf: bytearray, n: int) -> ReadBatch:
-        data = np.frombuffer(buf, dtype=np.uint8, count=n)
-        records = buf.count(b"\n", 0, n) // 4 + 2  # bounds the records in the chunk
-        if self._scratch is None or self._scratch[0].shape[0] < n:
-            # Reused for every chunk; each batch gets right-sized copies.
-            self._scratch = tuple(np.empty(n, dtype=np.uint8) for _ in range(3))
-        if self._offsets is None or self._offsets[0].shape[0] < records:
-            self._offsets = tuple(np.empty(records, dtype=np.int64) for _ in range(2))
-        (seq, qual, names), (offsets, name_offsets) = self._scratch, self._offsets
-        count, code, bad, line_in_record = _kernels.parse_fastq(
-            data, n, seq, qual, offsets, names, name_offsets
-        )
-        if code != _kernels.OK:
-            line = 4 * (self.records + bad) + line_in_record + 1
-            raise InputError(_FASTQ_ERRORS[code], file=self.path, line=line)
-        total = int(offsets[count])
-        batch = ReadBatch(
-            seq[:total].copy(),
-            qual[:total].copy(),
-            offsets[: count + 1].copy(),
-            names[: name_offsets[count]].copy(),
-            name_offsets[: count + 1].copy(),
-            self.records,
-        )
-        self.records += count
+        batch = parse_fastq_chunk(buf, n, path=self.path, first_record=self.records,
+                                  scratch=self._scratch)  # fmt: skip
+        self.records += len(batch)
         return batch
+
+
+class FastqScratch:
+    """Work arrays of the FASTQ parser, reused from one chunk to the next."""
+
+    def __init__(self) -> None:
+        self.bytes: tuple[np.ndarray, ...] = ()
+        self.offsets: tuple[np.ndarray, ...] = ()
+
+    def get(self, n: int, records: int) -> tuple[np.ndarray, ...]:
+        if not self.bytes or self.bytes[0].shape[0] < n:
+            self.bytes = tuple(np.empty(n, dtype=np.uint8) for _ in range(3))
+        if not self.offsets or self.offsets[0].shape[0] < records:
+            self.offsets = tuple(np.empty(records, dtype=np.int64) for _ in range(2))
+        return (*self.bytes, *self.offsets)
+
+
+def parse_fastq_chunk(
+    buf: bytes | bytearray, n: int, *, path: str, first_record: int = 0,
+    scratch: FastqScratch | None = None,
+) -> ReadBatch:  # fmt: skip
+    """Parse the whole 4-line FASTQ records in ``buf[:n]`` into a ReadBatch.
+
+    ``first_record`` (0-based index in the file of the first record) makes error lines exact.
+    """
+    data = np.frombuffer(buf, dtype=np.uint8, count=n)
+    records = buf.count(b"\n", 0, n) // 4 + 2  # bounds the records in the chunk
+    seq, qual, names, offsets, name_offsets = (scratch or FastqScratch()).get(n, records)
+    count, code, bad, line_in_record = _kernels.parse_fastq(
+        data, n, seq, qual, offsets, names, name_offsets
+    )
+    if code != _kernels.OK:
+        line = 4 * (first_record + bad) + line_in_record + 1
+        raise InputError(_FASTQ_ERRORS[code], file=path, line=line)
+    total = int(offsets[count])
+    return ReadBatch(
+        seq[:total].copy(),
+        qual[:total].copy(),
+        offsets[: count + 1].copy(),
+        names[: name_offsets[count]].copy(),
+        name_offsets[: count + 1].copy(),
+        first_record,
+    )
 
 
 def _last_record_end(buf: bytearray, end: int) -> int:
@@ -187,7 +208,8 @@ def _last_record_end(buf: bytearray, end: int) -> int:
     return right + 1
 
 
-def _records_to_batch(records: list, first_record: int) -> ReadBatch:
+def records_to_batch(records: list, first_record: int = 0) -> ReadBatch:
+    """A ReadBatch of dnaio records."""
     seqs = [r.sequence for r in records]
     offsets = np.zeros(len(seqs) + 1, dtype=np.int64)
     np.cumsum(np.fromiter(map(len, seqs), dtype=np.int64, count=len(seqs)), out=offsets[1:])
@@ -270,7 +292,7 @@ def _record_batches(path: str, batch_records: int, mate: int | None) -> Iterator
         else:
             records = iter(dnaio.open(path))
         while batch := list(itertools.islice(records, batch_records)):
-            yield _records_to_batch(batch, first)
+            yield records_to_batch(batch, first)
             first += len(batch)
     except dnaio.exceptions.FileFormatError as exc:
         line = exc.line + 1 if exc.line is not None else None
@@ -438,14 +460,21 @@ def read_paired_batches(
         left, right = prefetch(left), prefetch(right)
     label2 = path2 if path2 is not None else path1
     for b1, b2 in _rebatch(left, right, path1, label2):
-        bad = _kernels.first_unpaired(b1.name_data, b1.name_offsets, b2.name_data, b2.name_offsets)
-        if bad >= 0:
-            index = b2.first_record + bad
-            where = {"line": 4 * index + 1} if b2.qual is not None and path2 else {}
-            raise InputError(
-                f"read '{b2.name(bad)}' does not pair with read '{b1.name(bad)}' at the same "
-                f"position of {path1} (mates must be in the same order, record {index + 1})",
-                file=label2,
-                **where,
-            )
+        check_mates(b1, b2, path1, label2, interleaved=path2 is None)
         yield b1, b2
+
+
+def check_mates(
+    b1: ReadBatch, b2: ReadBatch, path1: str, path2: str, *, interleaved: bool = False
+) -> None:
+    """Raise InputError at the first pair of reads whose IDs differ."""
+    bad = _kernels.first_unpaired(b1.name_data, b1.name_offsets, b2.name_data, b2.name_offsets)
+    if bad >= 0:
+        index = b2.first_record + bad
+        where = {"line": 4 * index + 1} if b2.qual is not None and not interleaved else {}
+        raise InputError(
+            f"read '{b2.name(bad)}' does not pair with read '{b1.name(bad)}' at the same "
+            f"position of {path1} (mates must be in the same order, record {index + 1})",
+            file=path2,
+            **where,
+        )

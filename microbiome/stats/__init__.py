@@ -93,6 +93,15 @@ class ReadStats:
                 )
         self.reads += len(batch)
 
+    def merge(self, other: ReadStats) -> None:
+        """Add the counts of ``other`` (statistics of more reads of the same stream)."""
+        self.reads += other.reads
+        self.base_counts += other.base_counts
+        self.length_counts.update(other.length_counts)
+        self.qual_hist += other.qual_hist
+        self.read_qual_hist += other.read_qual_hist
+        self.has_qualities = self.has_qualities and other.has_qualities
+
     def _bad(self, batch: ReadBatch, read: int, line_in_record: int, message: str) -> None:
         index = batch.first_record + read
         if batch.qual is not None and not is_alignment_file(self.file):

@@ -44,7 +44,9 @@ def test_environment_files_pin_their_channels(path):
 
 def test_package_environment_has_the_package_dependencies():
     deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    conda_names = {"isal": "python-isal"}  # PyPI name -> conda-forge name, where they differ
     needed = {re.split(r"[<>=!~ \[]", d, maxsplit=1)[0].lower() for d in deps} - {"snakemake"}
+    needed = {conda_names.get(name, name) for name in needed}
     env = yaml.safe_load((ROOT / "envs" / "microbiome.yaml").read_text())
     listed = {re.split(r"[<>=!~ ]", d, maxsplit=1)[0].lower() for d in env["dependencies"]}
     assert needed <= listed, f"envs/microbiome.yaml lacks {sorted(needed - listed)}"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 from conftest import READS, ROOT
@@ -64,6 +66,24 @@ def test_full_demo_run(tmp_path):
     assert_same_text(
         without_file_column(merged), (EXPECTED / "read_stats.tsv").read_text(), "read_stats.tsv"
     )
+    qc = work / "results" / "qc"
+    assert (work / "resources" / "host" / "host.idx").exists()
+    for sample in ("ERR878216", "sim01", "sim02", "sim03", "sim04"):
+        assert (qc / f"{sample}_R1.fastq.gz").exists() and (qc / f"{sample}_R2.fastq.gz").exists()
+    assert (qc / "SRR514303.fastq.gz").exists()
+    summary = (qc / "qc_summary.tsv").read_text()
+    assert_same_text(summary, (EXPECTED / "qc_summary.tsv").read_text(), "qc_summary.tsv")
+    # MultiQC finds the custom content of every sample.
+    multiqc = subprocess.run(
+        [sys.executable, "-m", "multiqc", str(work / "results"), "-o", str(tmp_path / "mqc"), "-q"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert multiqc.returncode == 0, multiqc.stderr
+    general = (tmp_path / "mqc" / "multiqc_data" / "multiqc_general_stats.txt").read_text()
+    assert "microbiome_qc-kept_read_percent" in general
+    assert all(sample in general for sample in ("ERR878216", "SRR514303", "sim04"))
     # Nothing to do on a second run: outputs are complete and recognised as such.
     again = snakemake(work, "--dry-run")
     assert "Nothing to be done" in again.stdout + again.stderr

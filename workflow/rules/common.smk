@@ -1,5 +1,6 @@
 # Config and sample sheet, validated at start-up; input functions shared by the rule files.
 
+import json
 import os
 import re
 import shutil
@@ -68,11 +69,68 @@ def resources_for(stage, mem_input=None):
     }
 
 
+def sample_pattern(layout):
+    """Regex matching exactly the samples of one layout ('paired' or 'single')."""
+    names = SAMPLES.index[SAMPLES["layout"] == layout]
+    return "|".join(re.escape(s) for s in names) or "(?!)"
+
+
+def host_index_path():
+    """The host index (kmer) or Bowtie 2 index prefix built from qc.host_references."""
+    if config["qc"]["host_method"] == "bowtie2":
+        return "resources/host/bowtie2/host"
+    return "resources/host/host.idx"
+
+
+def host_index_files():
+    """Files of the host index; none when host removal is off (no host_references)."""
+    if not config["qc"]["host_references"]:
+        return []
+    if config["qc"]["host_method"] == "bowtie2":
+        return multiext(host_index_path(), ".1.bt2", ".2.bt2", ".3.bt2", ".4.bt2", ".rev.1.bt2",
+                        ".rev.2.bt2")
+    return [host_index_path()]
+
+
+def host_index_prefix(first_file):
+    """The index path to give `microbiome qc-index -o`, from its first output file."""
+    return first_file.removesuffix(".1.bt2")
+
+
+def host_index_flags():
+    qc = config["qc"]
+    return "--bowtie2" if qc["host_method"] == "bowtie2" else f"-l {qc['host_l']} -w {qc['host_w']}"
+
+
+def qc_host_flags(wildcards, input):
+    """`--host-index INDEX` when host removal is on."""
+    return f"--host-index {host_index_prefix(input.host[0])}" if input.host else ""
+
+
+def qc_reads_flags(wildcards):
+    """`-1 R1 [-2 R2]` of a sample (an interleaved BAM/CRAM is given as -1 alone)."""
+    reads = get_reads(wildcards)
+    return f"-1 {reads[0]!r}" + (f" -2 {reads[1]!r}" if len(reads) > 1 else "")
+
+
+def qc_outputs(layout):
+    """Named outputs of microbiome qc for a layout (keep_singletons adds a file)."""
+    outputs = {"json": "results/qc/{sample}.qc.json"}
+    if layout == "single":
+        return outputs | {"reads": "results/qc/{sample}.fastq.gz"}
+    outputs |= {"r1": "results/qc/{sample}_R1.fastq.gz", "r2": "results/qc/{sample}_R2.fastq.gz"}
+    if config["qc"]["keep_singletons"]:
+        outputs["singletons"] = "results/qc/{sample}_singletons.fastq.gz"
+    return outputs
+
+
 def all_outputs():
     """Every final output of the stages in this workflow."""
     return [
         *expand("results/stats/{sample}.json", sample=SAMPLES.index),
         "results/stats/read_stats.tsv",
+        *expand("results/qc/{sample}.qc.json", sample=SAMPLES.index),
+        "results/qc/qc_summary.tsv",
     ]
 
 

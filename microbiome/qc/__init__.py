@@ -1,0 +1,1 @@
+"""Quality control of reads: trimming (cutadapt), numba filters, host removal, QC statistics."""
