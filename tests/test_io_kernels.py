@@ -8,6 +8,7 @@ from conftest import fastq_text, random_records
 from naive import naive_first_unpaired, naive_parse_fastq
 
 from microbiome.io import _kernels
+from microbiome.io.reads import parse_fastq_chunk
 
 
 def parse(text: bytes):
@@ -17,7 +18,7 @@ def parse(text: bytes):
     seq, qual = np.empty(n // 2 + 1, np.uint8), np.empty(n // 2 + 1, np.uint8)
     offsets, name_offsets = np.empty(lines, np.int64), np.empty(lines, np.int64)
     names = np.empty(n + 1, np.uint8)
-    count, code, bad, _ = _kernels.parse_fastq(buf, n, seq, qual, offsets, names, name_offsets)
+    count, code, bad, _, _ = _kernels.parse_fastq(buf, n, seq, qual, offsets, names, name_offsets)
     if code != _kernels.OK:
         return code, bad
     return [
@@ -38,11 +39,19 @@ def test_parse_matches_naive_on_random_records(seed):
     assert parse(text) == naive_parse_fastq(text)
 
 
-def test_parse_handles_crlf_missing_final_newline_and_plus_name():
-    text = b"@a x\r\nACGT\r\n+a x\r\nIIII\r\n@b\nAC\n+\nII"
-    assert (
-        parse(text) == naive_parse_fastq(text) == [(b"a x", b"ACGT", b"IIII"), (b"b", b"AC", b"II")]
-    )
+def test_parse_handles_crlf_and_plus_name():
+    text = b"@a x\r\nACGT\r\n+a x\r\nIIII\r\n@b\nAC\n+\nII\n"
+    expected = [(b"a x", b"ACGT", b"IIII"), (b"b", b"AC", b"II")]
+    assert parse(text) == naive_parse_fastq(text) == expected
+
+
+def test_unfinished_last_record_is_carried_over_or_completed_at_the_end():
+    text = b"@a\nACGT\n+\nIIII\n@b\nAC\n+\nII"  # the file's last line lacks its newline
+    assert parse(text) == (_kernels.TRUNCATED, 1)  # the kernel alone: b is unfinished
+    batch, used = parse_fastq_chunk(bytearray(text), len(text), path="x", final=False)
+    assert len(batch) == 1 and used == text.index(b"@b")  # carried over to the next chunk
+    batch, used = parse_fastq_chunk(bytearray(text), len(text), path="x", final=True)
+    assert len(batch) == 2 and batch.name(1) == "b"
 
 
 def test_parse_ignores_trailing_blank_lines():

@@ -47,8 +47,10 @@ def parse_fastq(buf, n, seq_out, qual_out, offsets, name_out, name_offsets):
     Outputs are preallocated: ``seq_out``/``qual_out`` (uint8, >= n // 2), ``offsets``
     (int64, >= records + 1), ``name_out`` (uint8, >= n), ``name_offsets`` (int64, like offsets).
 
-    Returns ``(records, error_code, error_record, error_line_in_record)``; on error, ``records``
-    is the number of good records before the bad one.
+    Returns ``(records, error_code, error_record, error_line_in_record, consumed)``: on error,
+    ``records`` is the number of good records before the bad one; ``consumed`` is the end of the
+    last complete record (with TRUNCATED, where the unfinished record starts, so that a reader
+    can carry it over to the next chunk).
     """
     pos = 0
     r = 0
@@ -58,13 +60,14 @@ def parse_fastq(buf, n, seq_out, qual_out, offsets, name_out, name_offsets):
     name_offsets[0] = 0
     while pos < n:
         # header
+        start = pos
         if buf[pos] != 64:  # '@'
             if _blank(buf, pos, n):
                 break
-            return r, NO_AT, r, 0
+            return r, NO_AT, r, 0, start
         nl, end = _line_end(buf, pos, n)
         if nl >= n:
-            return r, TRUNCATED, r, 0
+            return r, TRUNCATED, r, 0, start
         name_start = pos + 1
         name_end = end
         for i in range(name_start, name_end):
@@ -74,31 +77,33 @@ def parse_fastq(buf, n, seq_out, qual_out, offsets, name_out, name_offsets):
         # sequence
         nl, end = _line_end(buf, pos, n)
         if nl >= n:
-            return r, TRUNCATED, r, 1
+            return r, TRUNCATED, r, 1, start
         seq_start = pos
         seq_len = end - pos
         pos = nl + 1
         # plus line
         if pos >= n:
-            return r, TRUNCATED, r, 2
+            return r, TRUNCATED, r, 2, start
         if buf[pos] != 43:  # '+'
-            return r, NO_PLUS, r, 2
+            return r, NO_PLUS, r, 2, start
         nl, end = _line_end(buf, pos, n)
         if nl >= n:
-            return r, TRUNCATED, r, 2
+            return r, TRUNCATED, r, 2, start
         if end > pos + 1:
             if end - pos - 1 != name_end - name_start:
-                return r, PLUS_NAME, r, 2
+                return r, PLUS_NAME, r, 2, start
             for i in range(end - pos - 1):
                 if buf[pos + 1 + i] != buf[name_start + i]:
-                    return r, PLUS_NAME, r, 2
+                    return r, PLUS_NAME, r, 2, start
         pos = nl + 1
-        # qualities: the last line of the file may lack its newline
+        # qualities (the caller adds a newline to a file's last line if it lacks one)
         if pos >= n:
-            return r, TRUNCATED, r, 3
+            return r, TRUNCATED, r, 3, start
         nl, end = _line_end(buf, pos, n)
+        if nl >= n:
+            return r, TRUNCATED, r, 3, start
         if end - pos != seq_len:
-            return r, QUAL_LENGTH, r, 3
+            return r, QUAL_LENGTH, r, 3, start
         for i in range(seq_len):
             seq_out[s + i] = buf[seq_start + i]
             qual_out[s + i] = buf[pos + i]
@@ -107,7 +112,7 @@ def parse_fastq(buf, n, seq_out, qual_out, offsets, name_out, name_offsets):
         r += 1
         offsets[r] = s
         name_offsets[r] = nm
-    return r, OK, -1, 0
+    return r, OK, -1, 0, pos
 
 
 @numba.njit(cache=True, nogil=True)

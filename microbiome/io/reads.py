@@ -15,7 +15,7 @@ import os
 import queue
 import threading
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -125,71 +125,77 @@ class _FastqChunks:
 
     def __iter__(self) -> Iterator[ReadBatch]:
         buf = bytearray(self.chunk_bytes)
-        start = 0
+        start = 0  # bytes of an unfinished record carried over from the previous chunk
         try:
             with xopen(self.path, "rb", threads=self.open_threads) as f:
                 while True:
                     got = f.readinto(memoryview(buf)[start:])
                     end = start + got
-                    if got == 0:
-                        if start:
-                            yield self._parse(buf, start)
+                    if end == 0:
                         return
-                    cut = _last_record_end(buf, end)
-                    if cut == 0:
-                        if end == len(buf):
-                            buf.extend(bytes(len(buf)))  # one record longer than the buffer
-                        start = end
-                        continue
-                    yield self._parse(buf, cut)
-                    buf[: end - cut] = buf[cut:end]
-                    start = end - cut
+                    batch, consumed = parse_fastq_chunk(
+                        buf, end, path=self.path, first_record=self.records,
+                        scratch=self._scratch, final=got == 0,
+                    )  # fmt: skip
+                    self.records += len(batch)
+                    if len(batch):
+                        yield batch
+                    if got == 0:
+                        return
+                    if consumed == 0 and end == len(buf):
+                        buf.extend(bytes(len(buf)))  # one record longer than the buffer
+                    buf[: end - consumed] = buf[consumed:end]
+                    start = end - consumed
         except (EOFError, zlib.error, OSError) as exc:
             if isinstance(exc, FileNotFoundError | PermissionError):
                 raise InputError(str(exc), file=self.path) from exc
             raise _compressed_error(self.path, exc, self.records, True) from exc
 
-    def _parse(self, buf: bytearray, n: int) -> ReadBatch:
-        batch = parse_fastq_chunk(buf, n, path=self.path, first_record=self.records,
-                                  scratch=self._scratch)  # fmt: skip
-        self.records += len(batch)
-        return batch
-
 
 class FastqScratch:
-    """Work arrays of the FASTQ parser, reused from one chunk to the next."""
+    """Work arrays of the FASTQ parser, reused from one chunk to the next (no fresh pages)."""
 
     def __init__(self) -> None:
-        self.bytes: tuple[np.ndarray, ...] = ()
-        self.offsets: tuple[np.ndarray, ...] = ()
+        self.arrays: tuple[np.ndarray, ...] = ()
 
-    def get(self, n: int, records: int) -> tuple[np.ndarray, ...]:
-        if not self.bytes or self.bytes[0].shape[0] < n:
-            self.bytes = tuple(np.empty(n, dtype=np.uint8) for _ in range(3))
-        if not self.offsets or self.offsets[0].shape[0] < records:
-            self.offsets = tuple(np.empty(records, dtype=np.int64) for _ in range(2))
-        return (*self.bytes, *self.offsets)
+    def get(self, n: int) -> tuple[np.ndarray, ...]:
+        """Arrays for ``n`` bytes of FASTQ: sequences, qualities (each at most n / 2), names,
+        and two offset arrays (a record takes at least 6 bytes)."""
+        if not self.arrays or self.arrays[2].shape[0] < n:
+            half, records = n // 2 + 1, n // 6 + 2
+            self.arrays = (
+                np.empty(half, dtype=np.uint8),
+                np.empty(half, dtype=np.uint8),
+                np.empty(n, dtype=np.uint8),
+                np.empty(records, dtype=np.int64),
+                np.empty(records, dtype=np.int64),
+            )
+        return self.arrays
 
 
 def parse_fastq_chunk(
     buf: bytes | bytearray, n: int, *, path: str, first_record: int = 0,
-    scratch: FastqScratch | None = None,
-) -> ReadBatch:  # fmt: skip
-    """Parse the whole 4-line FASTQ records in ``buf[:n]`` into a ReadBatch.
+    scratch: FastqScratch | None = None, final: bool = True,
+) -> tuple[ReadBatch, int]:  # fmt: skip
+    """Parse the 4-line FASTQ records in ``buf[:n]`` into a ReadBatch.
 
+    Returns the batch and the number of bytes it used. Unless ``final`` (the end of the file),
+    an unfinished last record is not an error: it is left over, for the next chunk.
     ``first_record`` (0-based index in the file of the first record) makes error lines exact.
     """
+    if final and n and buf[n - 1] != 10:  # the file's last line lacks its newline
+        buf = bytes(buf[:n]) + b"\n"
+        n += 1
     data = np.frombuffer(buf, dtype=np.uint8, count=n)
-    records = buf.count(b"\n", 0, n) // 4 + 2  # bounds the records in the chunk
-    seq, qual, names, offsets, name_offsets = (scratch or FastqScratch()).get(n, records)
-    count, code, bad, line_in_record = _kernels.parse_fastq(
+    seq, qual, names, offsets, name_offsets = (scratch or FastqScratch()).get(n)
+    count, code, bad, line_in_record, consumed = _kernels.parse_fastq(
         data, n, seq, qual, offsets, names, name_offsets
     )
-    if code != _kernels.OK:
+    if code != _kernels.OK and not (code == _kernels.TRUNCATED and not final):
         line = 4 * (first_record + bad) + line_in_record + 1
         raise InputError(_FASTQ_ERRORS[code], file=path, line=line)
     total = int(offsets[count])
-    return ReadBatch(
+    batch = ReadBatch(
         seq[:total].copy(),
         qual[:total].copy(),
         offsets[: count + 1].copy(),
@@ -197,15 +203,7 @@ def parse_fastq_chunk(
         name_offsets[: count + 1].copy(),
         first_record,
     )
-
-
-def _last_record_end(buf: bytearray, end: int) -> int:
-    """Length of the longest prefix of ``buf[:end]`` made of whole 4-line FASTQ records."""
-    newlines = buf.count(b"\n", 0, end)
-    right = end
-    for _ in range(newlines % 4 + 1):
-        right = buf.rfind(b"\n", 0, right)
-    return right + 1
+    return batch, min(int(consumed), n)
 
 
 def records_to_batch(records: list, first_record: int = 0) -> ReadBatch:
@@ -439,13 +437,15 @@ def read_paired_batches(
     *,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     threads: int = 1,
+    each: tuple[Callable[[ReadBatch], object], Callable[[ReadBatch], object]] | None = None,
 ) -> Iterator[tuple[ReadBatch, ReadBatch]]:
     """Yield matching batches of the two mates of a paired-end sample.
 
     ``path2`` None means an interleaved SAM/BAM/CRAM in ``path1``. Record counts must agree and
     every pair of read IDs must match (``/1`` ``/2`` suffixes and Illumina ``1:N:0`` comments are
     understood); the first mismatch raises an InputError naming the line and both reads.
-    With ``threads`` > 1 both files are read and parsed in background threads.
+    With ``threads`` > 1 both files are read and parsed in background threads; ``each`` gives a
+    function per mate called on every batch of that mate as it is read (in those threads).
     """
     path1 = os.fspath(path1)
     path2 = os.fspath(path2) if path2 is not None else None
@@ -456,12 +456,20 @@ def read_paired_batches(
     else:
         left = read_batches(path1, **opts)
         right = read_batches(path2, **opts)
+    if each is not None:
+        left, right = _tap(left, each[0]), _tap(right, each[1])
     if threads > 1:
         left, right = prefetch(left), prefetch(right)
     label2 = path2 if path2 is not None else path1
     for b1, b2 in _rebatch(left, right, path1, label2):
         check_mates(b1, b2, path1, label2, interleaved=path2 is None)
         yield b1, b2
+
+
+def _tap(batches: Iterator[ReadBatch], function: Callable[[ReadBatch], object]):
+    for batch in batches:
+        function(batch)
+        yield batch
 
 
 def check_mates(

@@ -34,6 +34,7 @@ from microbiome import __version__
 from microbiome.errors import ConfigError, InputError
 from microbiome.io.atomic import atomic_path
 from microbiome.io.reads import (
+    FastqScratch,
     ReadBatch,
     check_mates,
     is_alignment_file,
@@ -275,7 +276,11 @@ def process_chunk(plan: _Plan, data1: bytes, data2: bytes | None, dedup: bool) -
     trimmers, host = _state(plan)
     datas = (data1, data2) if plan.paired else (data1,)
     paths = (plan.path1, plan.path2) if plan.paired else (plan.path1,)
-    raw = [parse_fastq_chunk(d, len(d), path=p) for d, p in zip(datas, paths, strict=True)]
+    scratch = _STATE.setdefault("scratch", (FastqScratch(), FastqScratch()))  # reused per process
+    raw = [
+        parse_fastq_chunk(d, len(d), path=p, scratch=sc)[0]
+        for d, p, sc in zip(datas, paths, scratch, strict=False)
+    ]
     if plan.paired:
         if len(raw[0]) != len(raw[1]):
             raise InputError("paired files have different numbers of records", file=plan.path2)

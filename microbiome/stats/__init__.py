@@ -74,7 +74,12 @@ class ReadStats:
                 batch, read, 2, f"sequence contains an invalid character {chr(batch.seq[bad])!r}"
             )
         lengths = np.diff(batch.offsets)
-        values, counts = np.unique(lengths, return_counts=True)
+        if len(lengths) and lengths.max() <= 1 << 20:  # short reads: a histogram is cheapest
+            counts = np.bincount(lengths)
+            values = np.flatnonzero(counts)
+            counts = counts[values]
+        else:
+            values, counts = np.unique(lengths, return_counts=True)
         self.length_counts.update(dict(zip(values.tolist(), counts.tolist(), strict=True)))
         if batch.qual is None:
             self.has_qualities = False
@@ -220,14 +225,15 @@ def paired_stats(
 ) -> tuple[ReadStats, ReadStats]:
     """Statistics of both mates, checking that the files pair record by record.
 
-    ``path2`` None means an interleaved SAM/BAM/CRAM in ``path1``. With ``threads`` > 1 the two
-    files are decompressed and parsed in background threads while this one counts.
+    ``path2`` None means an interleaved SAM/BAM/CRAM in ``path1``. With ``threads`` > 1 each
+    file is decompressed, parsed and counted in a background thread of its own.
     """
     r1 = ReadStats(os.fspath(path1), mate="R1")
     r2 = ReadStats(os.fspath(path2 if path2 is not None else path1), mate="R2")
-    for b1, b2 in read_paired_batches(path1, path2, chunk_bytes=chunk_bytes, threads=threads):
-        r1.add(b1)
-        r2.add(b2)
+    for _ in read_paired_batches(
+        path1, path2, chunk_bytes=chunk_bytes, threads=threads, each=(r1.add, r2.add)
+    ):
+        pass  # counted as read, in the reading threads; this loop checks that mates pair
     return r1, r2
 
 
