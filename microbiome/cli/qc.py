@@ -9,7 +9,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from microbiome.errors import ConfigError, InputError
+from microbiome.errors import ConfigError
 
 log = logging.getLogger("microbiome")
 
@@ -189,20 +189,12 @@ def run_index(args: argparse.Namespace) -> int:
 def run_merge(args: argparse.Namespace) -> int:
     """Merge per-sample QC statistics."""
     from microbiome.io.atomic import write_text_atomic
+    from microbiome.io.jsonfiles import load_sample_files
     from microbiome.qc.summary import merged_table, multiqc_fates, multiqc_general_stats
 
-    samples = []
-    for path in args.json:
-        try:
-            with open(path, encoding="utf-8") as f:
-                data = json.load(f)
-        except FileNotFoundError as exc:
-            raise InputError("file not found", file=path) from exc
-        except json.JSONDecodeError as exc:
-            raise InputError(f"not valid JSON: {exc.msg}", file=path, line=exc.lineno) from exc
-        if not isinstance(data, dict) or "steps" not in data:
-            raise InputError("not a QC statistics file of `microbiome qc`", file=path)
-        samples.append(data)
+    samples = load_sample_files(
+        args.json, keys=("steps",), what="QC statistics file of `microbiome qc`"
+    )
     write_text_atomic(args.output, merged_table(samples))
     if args.multiqc:
         folder = Path(args.multiqc)

@@ -7,11 +7,10 @@ import csv
 import io
 import json
 import logging
-import os
 import sys
 from pathlib import Path
 
-from microbiome.errors import ConfigError, InputError
+from microbiome.errors import ConfigError
 from microbiome.io.atomic import write_text_atomic
 from microbiome.io.reads import DEFAULT_CHUNK_BYTES
 
@@ -127,29 +126,14 @@ def run(args: argparse.Namespace) -> int:
 
 def run_merge(args: argparse.Namespace) -> int:
     """Merge per-sample JSON files into one table."""
-    samples = []
-    for path in args.json:
-        try:
-            with open(path, encoding="utf-8") as f:
-                data = json.load(f)
-        except FileNotFoundError as exc:
-            raise InputError("file not found", file=path) from exc
-        except json.JSONDecodeError as exc:
-            raise InputError(f"not valid JSON: {exc.msg}", file=path, line=exc.lineno) from exc
-        if not isinstance(data, dict) or "files" not in data or "sample_id" not in data:
-            raise InputError("not a statistics file of `microbiome stats -o`", file=path)
-        samples.append(data)
-    seen = set()
-    for path, data in zip(args.json, samples, strict=True):
-        if data["sample_id"] in seen:
-            raise InputError(
-                f"sample {data['sample_id']!r} appears in more than one file", file=path
-            )
-        seen.add(data["sample_id"])
+    from microbiome.io.jsonfiles import load_sample_files
+
+    samples = load_sample_files(
+        args.json, keys=("files",), what="statistics file of `microbiome stats -o`"
+    )
     text = _table(samples)
     if args.output:
         write_text_atomic(args.output, text)
     else:
         sys.stdout.write(text)
-    log.debug("merged %d samples from %s", len(samples), os.path.commonpath(args.json))
     return 0
