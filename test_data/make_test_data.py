@@ -14,6 +14,7 @@ Usage (from the repository root)::
 Requires: Python >= 3.10 with numpy and pandas, and ``art_illumina`` (ART 2.5.8,
 Debian package ``art-nextgen-simulation-tools``) on PATH.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -198,7 +199,7 @@ def split_counts(total: int, fractions: dict[str, float]) -> dict[str, int]:
     order = sorted(range(len(keys)), key=lambda i: (-(raw[i] - base[i]), i))
     for i in order[:rest]:
         base[i] += 1
-    return {k: int(c) for k, c in zip(keys, base)}
+    return {k: int(c) for k, c in zip(keys, base, strict=True)}
 
 
 def copy_file(src: Path, dst: Path):
@@ -214,9 +215,12 @@ def make_real_reads(shared: Path, out: Path):
     reads.mkdir(parents=True, exist_ok=True)
     r1 = read_fastq_records(shared / "reads" / "ERR878216_R1.fastq.gz")
     r2 = read_fastq_records(shared / "reads" / "ERR878216_R2.fastq.gz")
-    with gz_writer(reads / "ERR878216_R1.fastq.gz") as o1, gz_writer(reads / "ERR878216_R2.fastq.gz") as o2:
+    with (
+        gz_writer(reads / "ERR878216_R1.fastq.gz") as o1,
+        gz_writer(reads / "ERR878216_R2.fastq.gz") as o2,
+    ):
         n = 0
-        for a, b in zip(r1, r2):
+        for a, b in zip(r1, r2, strict=True):
             if a[0].split()[0].rsplit("/", 1)[0] != b[0].split()[0].rsplit("/", 1)[0]:
                 raise ValueError(f"ERR878216 mates out of sync: {a[0]!r} {b[0]!r}")
             o1.write("".join(a))
@@ -276,22 +280,43 @@ def copy_static(shared: Path, out: Path):
     for name in ("nodes.dmp", "names.dmp"):
         copy_file(tax / "ncbi_taxdump_subset" / name, out / "taxonomy" / name)
     copy_file(tax / "genome_taxonomy_ncbi.tsv", out / "taxonomy" / "genome_taxonomy_ncbi.tsv")
-    for name in ("human_chrM__MT-human.fa.gz", "human_GRCh38_KI270762.1_altcontig.fa.gz", "phiX174_NC_001422.1.fa.gz"):
+    for name in (
+        "human_chrM__MT-human.fa.gz",
+        "human_GRCh38_KI270762.1_altcontig.fa.gz",
+        "phiX174_NC_001422.1.fa.gz",
+    ):
         copy_file(shared / "host" / name, out / "host" / name)
     for name in ("NexteraPE-PE.fa", "TruSeq3-PE-2.fa", "TruSeq3-SE.fa"):
         copy_file(shared / "adapters" / name, out / "adapters" / name)
 
 
 def run_art(fasta: Path, prefix: Path, fold: float, seed: int):
-    cmd = ["art_illumina", *ART_ARGS, "-i", str(fasta), "-f", f"{fold:.4f}", "-rs", str(seed), "-o", str(prefix)]
+    cmd = [
+        "art_illumina",
+        *ART_ARGS,
+        "-i",
+        str(fasta),
+        "-f",
+        f"{fold:.4f}",
+        "-rs",
+        str(seed),
+        "-o",
+        str(prefix),
+    ]
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     pairs = []
-    for a, b in zip(read_fastq_records(Path(f"{prefix}1.fq")), read_fastq_records(Path(f"{prefix}2.fq"))):
+    for a, b in zip(
+        read_fastq_records(Path(f"{prefix}1.fq")),
+        read_fastq_records(Path(f"{prefix}2.fq")),
+        strict=True,
+    ):
         na, nb = a[0][1:].split()[0], b[0][1:].split()[0]
         if na[:-2] != nb[:-2]:
             raise ValueError(f"ART mates out of sync: {na} {nb}")
         seqid = na[:-2].rsplit("-", 1)[0]
-        pairs.append((seqid, a[1].rstrip("\n"), a[3].rstrip("\n"), b[1].rstrip("\n"), b[3].rstrip("\n")))
+        pairs.append(
+            (seqid, a[1].rstrip("\n"), a[3].rstrip("\n"), b[1].rstrip("\n"), b[3].rstrip("\n"))
+        )
     return pairs
 
 
@@ -321,13 +346,25 @@ def make_simulations(shared: Path, out: Path, refs: pd.DataFrame):
             fa = tmp / f"{slug}.fna"
             with open(fa, "w") as fh:
                 write_fasta(fh, read_fasta(refdir / f"{slug}.fna.gz"))
-            sources[slug] = (fa, int(sub.length.sum()), int(sub.taxid.iloc[0]), sub.species.iloc[0], f"references/{slug}.fna.gz")
+            sources[slug] = (
+                fa,
+                int(sub.length.sum()),
+                int(sub.taxid.iloc[0]),
+                sub.species.iloc[0],
+                f"references/{slug}.fna.gz",
+            )
         for name in HUMAN_FILES:
             recs = list(read_fasta(shared / "host" / name))
             fa = tmp / name.replace(".gz", "")
             with open(fa, "w") as fh:
                 write_fasta(fh, recs)
-            sources[name] = (fa, sum(len(s) for _, s in recs), HUMAN_TAXID, HUMAN_SPECIES, f"host/{name}")
+            sources[name] = (
+                fa,
+                sum(len(s) for _, s in recs),
+                HUMAN_TAXID,
+                HUMAN_SPECIES,
+                f"host/{name}",
+            )
 
         for si, (sample, design) in enumerate(COMPOSITION.items(), start=1):
             rng = np.random.default_rng(SEED + si)
@@ -341,7 +378,9 @@ def make_simulations(shared: Path, out: Path, refs: pd.DataFrame):
                 if need == 0:
                     continue
                 fa, bp, taxid, species, label = sources[key]
-                pool = simulate_pool(fa, bp, need, SEED + 1000 * si + 10 * gi, tmp, f"{sample}_{gi}")
+                pool = simulate_pool(
+                    fa, bp, need, SEED + 1000 * si + 10 * gi, tmp, f"{sample}_{gi}"
+                )
                 idx = np.sort(rng.choice(len(pool), size=need, replace=False))
                 for i in idx:
                     seqid, s1, q1, s2, q2 = pool[i]
@@ -359,12 +398,19 @@ def make_simulations(shared: Path, out: Path, refs: pd.DataFrame):
                     }
                 )
             if n_human:
-                comp_rows_h = [r for r in comp_rows if r["sample_id"] == sample and r["taxid"] == HUMAN_TAXID]
+                comp_rows_h = [
+                    r for r in comp_rows if r["sample_id"] == sample and r["taxid"] == HUMAN_TAXID
+                ]
                 for r in comp_rows_h:
-                    r["design_read_fraction"] = round(human * r["source_bp"] / sum(sources[h][1] for h in HUMAN_FILES), 6)
+                    r["design_read_fraction"] = round(
+                        human * r["source_bp"] / sum(sources[h][1] for h in HUMAN_FILES), 6
+                    )
             order = rng.permutation(len(selected))
             truth_rows = []
-            with gz_writer(reads / f"{sample}_R1.fastq.gz") as o1, gz_writer(reads / f"{sample}_R2.fastq.gz") as o2:
+            with (
+                gz_writer(reads / f"{sample}_R1.fastq.gz") as o1,
+                gz_writer(reads / f"{sample}_R2.fastq.gz") as o2,
+            ):
                 for k, j in enumerate(order, start=1):
                     seqid, taxid, s1, q1, s2, q2 = selected[j]
                     rid = f"{sample}_{k:06d}"
@@ -375,7 +421,11 @@ def make_simulations(shared: Path, out: Path, refs: pd.DataFrame):
                 fh.write("read_id\tseqid\ttaxid\n")
                 for rid, seqid, taxid in truth_rows:
                     fh.write(f"{rid}\t{seqid}\t{taxid}\n")
-            prof = pd.DataFrame(truth_rows, columns=["read_id", "seqid", "taxid"]).groupby("taxid").size()
+            prof = (
+                pd.DataFrame(truth_rows, columns=["read_id", "seqid", "taxid"])
+                .groupby("taxid")
+                .size()
+            )
             prof = prof.rename("n_pairs").reset_index()
             names = {sources[k][2]: sources[k][3] for k in sources}
             prof.insert(1, "species", prof.taxid.map(names))
@@ -386,7 +436,9 @@ def make_simulations(shared: Path, out: Path, refs: pd.DataFrame):
     comp = pd.DataFrame(comp_rows)
     # genome-copy (cell) fraction implied by read counts and the simulated source length
     comp["genome_fraction"] = comp.n_pairs / comp.source_bp
-    comp["genome_fraction"] = (comp.genome_fraction / comp.groupby("sample_id").genome_fraction.transform("sum")).round(6)
+    comp["genome_fraction"] = (
+        comp.genome_fraction / comp.groupby("sample_id").genome_fraction.transform("sum")
+    ).round(6)
     comp.to_csv(truth / "composition.tsv", sep="\t", index=False)
     return comp
 
@@ -408,7 +460,12 @@ def make_metadata(shared: Path, out: Path):
         if patient in borrowed:  # later timepoint of same patient: same clinical donor,
             donor = borrowed[patient]  # metabolites from a matched (group/age/sex) subject
             d = md[md.Sample == donor].iloc[0]
-            cand = md[(md["Study.Group"] == d["Study.Group"]) & (md.Age == d.Age) & (md.Gender == d.Gender) & ~md.Sample.isin(used)]
+            cand = md[
+                (md["Study.Group"] == d["Study.Group"])
+                & (md.Age == d.Age)
+                & (md.Gender == d.Gender)
+                & ~md.Sample.isin(used)
+            ]
         else:
             cand = md[(md["Study.Group"] == group) & ~md.Sample.isin(used)]
             donor = None
@@ -432,11 +489,19 @@ def make_metadata(shared: Path, out: Path):
                 "antibiotics": abx,
             }
         )
-        prov.append({"sample_id": sample, "clinical_from_kim_subject": donor, "metabolites_from_kim_subject": pick})
+        prov.append(
+            {
+                "sample_id": sample,
+                "clinical_from_kim_subject": donor,
+                "metabolites_from_kim_subject": pick,
+            }
+        )
     clin = pd.DataFrame(clinical)
     # synthetic BMI: one value per patient (+ small change between timepoints)
     bmi_pat = {p: round(float(rng.normal(26.0, 3.5)), 1) for p in sorted(clin.patient_id.unique())}
-    clin["bmi"] = [round(bmi_pat[p] - 0.4 * t, 1) for p, t in zip(clin.patient_id, clin.timepoint)]
+    clin["bmi"] = [
+        round(bmi_pat[p] - 0.4 * t, 1) for p, t in zip(clin.patient_id, clin.timepoint, strict=True)
+    ]
     mdir = out / "metadata"
     mdir.mkdir(parents=True, exist_ok=True)
     clin.to_csv(mdir / "clinical.tsv", sep="\t", index=False)
@@ -448,7 +513,13 @@ def make_metadata(shared: Path, out: Path):
     vals.index.name = "sample_id"
     vals.to_csv(mdir / "metabolites.tsv", sep="\t", float_format="%.3f")
     ann = sel[sel.Compound.isin(mets)][["Compound", "HMDB", "KEGG", "Superpathway", "Subpathway"]]
-    ann = ann.rename(columns={"Compound": "metabolite", "Superpathway": "superpathway", "Subpathway": "subpathway"})
+    ann = ann.rename(
+        columns={
+            "Compound": "metabolite",
+            "Superpathway": "superpathway",
+            "Subpathway": "subpathway",
+        }
+    )
     ann = ann.replace({"HMDB": {"NA": ""}, "KEGG": {"NA": ""}})
     ann.to_csv(mdir / "metabolites_annotation.tsv", sep="\t", index=False)
     return clin, provdf, mets
@@ -463,15 +534,29 @@ def make_sample_sheet(config: Path):
         if sample == "SRR514303":
             lines.append(f"{sample}\t{patients[sample]}\t{rel}/SRR514303_SE.fastq.gz\t")
         else:
-            lines.append(f"{sample}\t{patients[sample]}\t{rel}/{sample}_R1.fastq.gz\t{rel}/{sample}_R2.fastq.gz")
+            lines.append(
+                f"{sample}\t{patients[sample]}\t{rel}/{sample}_R1.fastq.gz\t{rel}/{sample}_R2.fastq.gz"
+            )
     config.write_text("\n".join(lines) + "\n")
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--shared", type=Path, default=REPO.parent / "shared" / "data", help="shared real-data folder (default: %(default)s)")
-    ap.add_argument("--out", type=Path, default=REPO / "test_data", help="output folder (default: %(default)s)")
-    ap.add_argument("--config", type=Path, default=REPO / "config" / "samples.tsv", help="demo sample sheet to write (default: %(default)s)")
+    ap.add_argument(
+        "--shared",
+        type=Path,
+        default=REPO.parent / "shared" / "data",
+        help="shared real-data folder (default: %(default)s)",
+    )
+    ap.add_argument(
+        "--out", type=Path, default=REPO / "test_data", help="output folder (default: %(default)s)"
+    )
+    ap.add_argument(
+        "--config",
+        type=Path,
+        default=REPO / "config" / "samples.tsv",
+        help="demo sample sheet to write (default: %(default)s)",
+    )
     args = ap.parse_args(argv)
     shared, out = args.shared.resolve(), args.out.resolve()
     if not (shared / "genomes" / "genomes.tsv").exists():
