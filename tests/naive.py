@@ -254,3 +254,154 @@ def naive_host_fraction(read: str, host_minimizers: set[int], l: int, w: int, se
     """(hits, total) of a read's minimizers in the set of the host's minimizer values."""
     values = [v for v, _ in naive_minimizers(read, l, w, seed)]
     return sum(v in host_minimizers for v in values), len(values)
+
+
+# --- taxonomy and classification ---
+# Twins of microbiome/taxonomy/_kernels.py and microbiome/profile/_kernels.py: taxids, dicts
+# and sets instead of node-index arrays.
+
+
+def naive_lineage(parent: dict[int, int], taxid: int) -> list[int]:
+    """Taxids from ``taxid`` up to the root (the root is its own parent)."""
+    path = [taxid]
+    while parent[path[-1]] != path[-1]:
+        path.append(parent[path[-1]])
+    return path
+
+
+def naive_lca(parent: dict[int, int], a: int, b: int) -> int:
+    """The first ancestor of ``b`` (itself included) that is also an ancestor of ``a``."""
+    up = set(naive_lineage(parent, a))
+    for t in naive_lineage(parent, b):
+        if t in up:
+            return t
+    raise AssertionError("no common ancestor")
+
+
+def naive_minimizer_taxa(
+    references: list[tuple[str, int]],
+    parent: dict[int, int],
+    l: int,  # noqa: E741
+    w: int,
+    seed: int = 0,
+) -> dict[int, int]:
+    """Minimizer value -> LCA of the taxids of every reference (sequence, taxid) holding it."""
+    table: dict[int, int] = {}
+    for seq, taxid in references:
+        for value, _ in naive_minimizers(seq, l, w, seed):
+            table[value] = naive_lca(parent, table[value], taxid) if value in table else taxid
+    return table
+
+
+def naive_call(
+    hits: list[int], total: int, parent: dict[int, int], confidence: float = 0.0, min_hits: int = 0
+) -> int:
+    """Kraken 2's call from the hit taxids of a fragment's minimizers (0 = no hit).
+
+    Score of a hit taxon = hits on its root-to-taxon path; the best score wins, ties go to the
+    LCA of the tied taxa; then walk up while the clade's hits are below ``confidence * total``.
+    Returns 0 for unclassified.
+    """
+    counts: dict[int, int] = {}
+    for t in hits:
+        if t:
+            counts[t] = counts.get(t, 0) + 1
+    if not counts or sum(counts.values()) < min_hits:
+        return 0
+    scores = {t: sum(counts.get(a, 0) for a in naive_lineage(parent, t)) for t in counts}
+    best = max(scores.values())
+    tied = [t for t, s in scores.items() if s == best]
+    call = tied[0]
+    for t in tied[1:]:
+        call = naive_lca(parent, call, t)
+    while True:
+        clade = sum(c for t, c in counts.items() if call in naive_lineage(parent, t))
+        if clade >= confidence * total:
+            return call
+        if parent[call] == call:
+            return 0
+        call = parent[call]
+
+
+# --- abundance ---
+# Slow, obviously correct twins of microbiome.profile.abundance on plain dicts (no numpy).
+
+
+def naive_species_of(taxid: int, parent: dict[int, int], rank: dict[int, str]) -> int | None:
+    """The species at or above ``taxid``, or None."""
+    while True:
+        if rank.get(taxid) == "species":
+            return taxid
+        if parent[taxid] == taxid:
+            return None
+        taxid = parent[taxid]
+
+
+def naive_bracken(
+    direct: dict[int, int],
+    parent: dict[int, int],
+    rank: dict[int, str],
+    distribution: dict[int, dict[int, float]],
+    min_reads: int = 10,
+) -> dict[int, float]:
+    """Bracken (Lu et al. 2017): c_s + sum_A r_A p(A|s) n_s / sum_s' p(A|s') n_s', with
+    n_s = c_s / p(s|s); ``distribution`` keyed by species, destinations species or above."""
+    clade: dict[int, float] = {}
+    above: dict[int, float] = {}
+    for taxid, reads in direct.items():
+        if taxid == 0 or not reads:
+            continue
+        s = naive_species_of(taxid, parent, rank)
+        if s is None:
+            above[taxid] = above.get(taxid, 0) + reads
+        else:
+            clade[s] = clade.get(s, 0) + reads
+    present = {s: c for s, c in clade.items() if c >= max(min_reads, 1)}
+    prior = {}
+    for s, c in present.items():
+        own = distribution.get(s, {}).get(s, 0.0)
+        prior[s] = c / own if own > 0 else c
+    estimate = dict(present)
+    for node, reads in above.items():
+        weights = {s: distribution.get(s, {}).get(node, 0.0) * prior[s] for s in present}
+        total = sum(weights.values())
+        if total > 0:
+            for s, w in weights.items():
+                estimate[s] += reads * w / total
+    return estimate
+
+
+def naive_em(
+    direct: dict[int, int],
+    parent: dict[int, int],
+    rank: dict[int, str],
+    distribution: dict[int, dict[int, float]],
+    min_reads: int = 10,
+    iterations: int = 5000,
+) -> dict[int, float]:
+    """EM over present species, a fixed number of plain-Python iterations."""
+    obs: dict[int, float] = {}
+    for taxid, reads in direct.items():
+        if taxid == 0 or not reads:
+            continue
+        s = naive_species_of(taxid, parent, rank)
+        node = taxid if s is None else s
+        obs[node] = obs.get(node, 0) + reads
+    present = [n for n, r in obs.items() if rank.get(n) == "species" and r >= max(min_reads, 1)]
+
+    def like(node: int, s: int) -> float:
+        if s not in distribution:
+            return 1.0 if node == s else 0.0
+        return distribution[s].get(node, 0.0) / (1.0 - distribution[s].get(0, 0.0))
+
+    explained = {n: r for n, r in obs.items() if any(like(n, s) > 0 for s in present)}
+    total = sum(explained.values())
+    pi = {s: 1.0 / len(present) for s in present}
+    for _ in range(iterations):
+        new = dict.fromkeys(present, 0.0)
+        for n, r in explained.items():
+            mix = sum(pi[s] * like(n, s) for s in present)
+            for s in present:
+                new[s] += r * pi[s] * like(n, s) / mix
+        pi = {s: v / total for s, v in new.items()}
+    return {s: total * p for s, p in pi.items()}

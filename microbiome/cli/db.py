@@ -1,0 +1,115 @@
+"""Build and inspect the taxonomic profiling database: build, inspect."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from microbiome.errors import ConfigError
+
+log = logging.getLogger("microbiome")
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Register ``microbiome db`` and its subcommands."""
+    parser = subparsers.add_parser(
+        "db",
+        help=__doc__.splitlines()[0],
+        description=__doc__
+        + " Every reference minimizer maps to the lowest common ancestor of the taxa of the"
+        " sequences that contain it (Kraken 2's design); one memory-mapped file.",
+    )
+    sub = parser.add_subparsers(dest="db_command", metavar="DB_COMMAND")
+    parser.set_defaults(func=lambda args: _no_subcommand(parser))
+
+    build = sub.add_parser(
+        "build",
+        help="build a database from reference genomes and a taxonomy",
+        description="Build a database from reference genomes (FASTA, plain or compressed, or"
+        " GenBank) and a taxonomy (NCBI taxdump folder or GTDB TSV). A sequence's taxid comes"
+        " from 'kraken:taxid|N' in its header, the GenBank source taxon, or --seqid2taxid (by"
+        " sequence ID or file name). Prints the per-genome summary on stdout.",
+    )
+    build.add_argument(
+        "--sequences",
+        nargs="+",
+        required=True,
+        metavar="FASTA",
+        help="reference FASTA/GenBank files, or folders of them",
+    )
+    build.add_argument(
+        "--taxonomy",
+        required=True,
+        metavar="TAXONOMY",
+        help="NCBI taxdump folder (nodes.dmp, names.dmp) or GTDB taxonomy TSV",
+    )
+    build.add_argument(
+        "--seqid2taxid",
+        metavar="MAP",
+        help="TSV of sequence ID or file name -> taxid (or with a header naming a taxid column)",
+    )
+    build.add_argument("-k", type=int, default=31, help="minimizer length (default 31)")
+    build.add_argument("-w", type=int, default=15, help="minimizer window in k-mers (default 15)")
+    build.add_argument("--seed", type=int, default=0, help="minimizer hash seed (default 0)")
+    build.add_argument("-t", "--threads", type=int, default=2, help="threads (default 2)")
+    build.add_argument("-o", "--output", required=True, metavar="DB", help="database file")
+    build.set_defaults(func=run_build)
+
+    inspect = sub.add_parser(
+        "inspect",
+        help="print a database's parameters and per-genome and per-taxon summary",
+        description="Print a database's parameters (on stderr) and its per-genome and per-taxon"
+        " summary as TSV (on stdout); checks the file's checksum.",
+    )
+    inspect.add_argument("database", metavar="DB")
+    inspect.set_defaults(func=run_inspect)
+
+
+def _no_subcommand(parser: argparse.ArgumentParser) -> int:
+    parser.print_help(sys.stderr)
+    return 2
+
+
+def run_build(args: argparse.Namespace) -> int:
+    """Build a database."""
+    from microbiome.profile.database import build_database, summary_table
+
+    if args.threads < 1:
+        raise ConfigError(f"--threads must be at least 1 (got {args.threads})")
+    header = build_database(
+        args.sequences,
+        args.taxonomy,
+        args.seqid2taxid,
+        args.output,
+        k=args.k,
+        w=args.w,
+        seed=args.seed,
+        threads=args.threads,
+    )
+    sys.stdout.write(summary_table(header))
+    return 0
+
+
+def run_inspect(args: argparse.Namespace) -> int:
+    """Inspect a database."""
+    from microbiome.profile.database import load_database, summary_table
+
+    db = load_database(args.database)
+    h = db.header
+    log.info(
+        "%s: format %d, k=%d, w=%d, seed=%d, %d minimizers, %d taxa, %d genomes, %.1f Mbp, "
+        "checksum %s (ok)",
+        db.path,
+        h["format_version"],
+        db.k,
+        db.w,
+        db.seed,
+        len(db),
+        len(db.taxonomy),
+        len(db.genomes),
+        h["bases"] / 1e6,
+        h["checksum"],
+    )
+    sys.stdout.write(summary_table(h))
+    return 0

@@ -1,0 +1,1 @@
+"""Taxonomic profiling: reference database, read classification, abundance, writers."""

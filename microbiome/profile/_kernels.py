@@ -1,0 +1,174 @@
+"""Numba kernels of the profiling database and of read classification.
+
+Twins in tests/naive.py (``# --- taxonomy and classification ---``). Taxa are node indices of a
+:class:`~microbiome.taxonomy.Taxonomy` (int32, ``-1`` = no taxon / unclassified); the tree is
+passed as its ``parents`` and ``depth`` arrays (int32).
+
+The database table is the sorted array ``hashes`` (uint64) of the seeded hashes
+``fmix64(minimizer ^ mix)`` of the reference minimizers, the node of each (``nodes``, int32)
+and ``buckets`` (int64, ``2**b + 1``): ``buckets[j]`` is the first position whose hash has top
+``b`` bits ``>= j``, so a lookup scans one bucket of a few entries.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from microbiome.kmer._kernels import fmix64
+from microbiome.taxonomy._kernels import is_ancestor, lca
+
+
+@numba.njit(cache=True, nogil=True)
+def hash_values(values, mix, out):
+    """``out[i] = fmix64(values[i] ^ mix)`` (uint64): the seeded minimizer hash."""
+    for i in range(values.shape[0]):
+        out[i] = fmix64(values[i] ^ mix)
+
+
+@numba.njit(cache=True, nogil=True)
+def reduce_runs(keys, nodes, owners, parents, depth, out_keys, out_nodes, out_owners):
+    """Collapse runs of equal ``keys`` (sorted uint64) into one entry each.
+
+    The entry's node is the LCA of the run's ``nodes`` (int32) and its owner (int32) the run's
+    common owner (a genome index), or -1 if the run has several owners or one is -1 already.
+    Returns the number of entries written to the ``out_*`` arrays (which may alias the inputs:
+    entries are written at or before where they are read).
+    """
+    n = 0
+    i = 0
+    size = keys.shape[0]
+    while i < size:
+        key = keys[i]
+        node = nodes[i]
+        owner = owners[i]
+        j = i + 1
+        while j < size and keys[j] == key:
+            node = lca(parents, depth, node, nodes[j])
+            if owners[j] != owner:
+                owner = -1
+            j += 1
+        out_keys[n] = key
+        out_nodes[n] = node
+        out_owners[n] = owner
+        n += 1
+        i = j
+    return n
+
+
+@numba.njit(cache=True, nogil=True)
+def lookup(values, mix, hashes, nodes, buckets, shift, out):
+    """Node of each minimizer value (uint64) in the table, -1 if absent, into ``out`` (int32).
+
+    ``shift`` (uint64) is ``64 - b``. Returns the number of minimizers found.
+    """
+    found = 0
+    for i in range(values.shape[0]):
+        h = fmix64(values[i] ^ mix)
+        b = h >> shift
+        out[i] = -1
+        for j in range(buckets[b], buckets[b + 1]):
+            if hashes[j] >= h:
+                if hashes[j] == h:
+                    out[i] = nodes[j]
+                    found += 1
+                break
+    return found
+
+
+@numba.njit(cache=True, nogil=True)
+def _tally(hits, start, stop, taxa, counts, m):
+    """Add the hit nodes ``hits[start:stop]`` to the distinct list ``taxa[:m]`` / ``counts``;
+    returns the new ``m``."""
+    for i in range(start, stop):
+        node = hits[i]
+        if node < 0:
+            continue
+        found = False
+        for j in range(m):
+            if taxa[j] == node:
+                counts[j] += 1
+                found = True
+                break
+        if not found:
+            taxa[m] = node
+            counts[m] = 1
+            m += 1
+    return m
+
+
+@numba.njit(cache=True, nogil=True)
+def call_taxon(taxa, counts, m, total, parents, depth, confidence, min_hits):
+    """Kraken 2's call from the ``m`` distinct hit nodes ``taxa`` (int32) and their hit counts.
+
+    The score of a hit node is the sum of the hits of all hit nodes on its root-to-node path;
+    the call is the node of highest score (the LCA of all nodes tied for it). Then, while the
+    hits in the call's clade are fewer than ``confidence * total`` (``total`` = minimizers of
+    the fragment), the call moves to its parent, and past the root to -1 (unclassified). A
+    fragment with fewer than ``min_hits`` hits, or none, is unclassified (-1).
+    """
+    hit_total = 0
+    for i in range(m):
+        hit_total += counts[i]
+    if m == 0 or hit_total < min_hits:
+        return -1
+    best = -1
+    best_score = -1
+    for i in range(m):
+        score = 0
+        for j in range(m):
+            if is_ancestor(parents, depth, taxa[j], taxa[i]):
+                score += counts[j]
+        if score > best_score:
+            best = taxa[i]
+            best_score = score
+        elif score == best_score:
+            best = lca(parents, depth, best, taxa[i])
+    call = best
+    need = confidence * total
+    while call >= 0:
+        clade = 0
+        for j in range(m):
+            if is_ancestor(parents, depth, call, taxa[j]):
+                clade += counts[j]
+        if clade >= need:
+            break
+        call = -1 if call == 0 else parents[call]
+    return call
+
+
+@numba.njit(cache=True, nogil=True)
+def classify_fragments(
+    hits1, starts1, hits2, starts2, paired, parents, depth, confidence, min_hits, calls, totals
+):
+    """Call every fragment of a batch.
+
+    ``hits1`` (int32) holds the node hit by each minimizer of mate 1 (-1 for none), fragment
+    ``f``'s in ``hits1[starts1[f]:starts1[f + 1]]`` (``starts1`` int64, n + 1); the same for
+    mate 2 when ``paired``. A pair is one fragment: the minimizers of both mates are pooled.
+    Writes the call (int32 node or -1) to ``calls`` and the fragment's number of minimizers to
+    ``totals`` (int64); returns the number of classified fragments.
+    """
+    n = starts1.shape[0] - 1
+    width = 1
+    for f in range(n):
+        size = starts1[f + 1] - starts1[f]
+        if paired:
+            size += starts2[f + 1] - starts2[f]
+        if size > width:
+            width = size
+    taxa = np.empty(width, dtype=np.int32)
+    counts = np.empty(width, dtype=np.int64)
+    classified = 0
+    for f in range(n):
+        m = _tally(hits1, starts1[f], starts1[f + 1], taxa, counts, 0)
+        total = starts1[f + 1] - starts1[f]
+        if paired:
+            m = _tally(hits2, starts2[f], starts2[f + 1], taxa, counts, m)
+            total += starts2[f + 1] - starts2[f]
+        call = call_taxon(taxa, counts, m, total, parents, depth, confidence, min_hits)
+        calls[f] = call
+        totals[f] = total
+        if call >= 0:
+            classified += 1
+    return classified

@@ -1,0 +1,306 @@
+"""Read classification against a profiling database with Kraken 2's algorithm.
+
+For each fragment (a single read, or a pair: the minimizers of both mates are pooled) the
+minimizers are computed with the database's ``k``, ``w`` and seed and looked up; each hit names
+a taxon (the LCA of the reference genomes holding that minimizer). The score of a hit taxon is
+the number of hits on its root-to-taxon path, and the call is the taxon of highest score (the
+LCA of the taxa tied for it). With a confidence threshold ``c`` (Kraken 2's ``--confidence``),
+the call then moves up the tree until the hits inside its clade are at least ``c`` times the
+fragment's minimizers; past the root the fragment is unclassified. Fragments with fewer than
+``min_hit_groups`` hits (Kraken 2's ``--minimum-hit-groups``, default 2) are unclassified, as
+are reads without a valid minimizer (shorter than ``k + w - 1`` valid bases).
+
+One difference from Kraken 2: hits are counted per minimizer (each distinct minimizer of a run
+of windows once), not per k-mer position, so the hit list of the per-read output and the
+confidence fraction are in minimizers.
+
+Reads stream in batches; each batch is split over the worker threads (the kernels release the
+GIL), so memory depends on the batch size, not on the number of reads.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from microbiome.errors import ConfigError
+from microbiome.io.atomic import atomic_path
+from microbiome.io.reads import ReadBatch, read_batches, read_paired_batches
+from microbiome.kmer.encoding import batch_minimizers
+from microbiome.profile import _kernels
+from microbiome.profile.database import Database, load_database
+
+log = logging.getLogger("microbiome")
+
+#: Kraken 2's default --minimum-hit-groups.
+DEFAULT_MIN_HIT_GROUPS = 2
+
+
+@dataclass
+class Classification:
+    """Counts of a classified sample (no per-read data: the sample may be large).
+
+    Attributes
+    ----------
+    direct_counts : dict of int to int
+        Fragments assigned directly to each taxid; key 0 holds the unclassified fragments.
+    total_reads : int
+        Fragments classified (a pair counts once).
+    unclassified : int
+        Fragments without a call (also ``direct_counts[0]``).
+    paired : bool
+    confidence : float
+    minimizers : int
+        Minimizers of all fragments.
+    hits : int
+        Minimizers found in the database.
+    seconds : float
+        Wall time of the classification.
+    """
+
+    direct_counts: dict[int, int]
+    total_reads: int
+    unclassified: int
+    paired: bool = False
+    confidence: float = 0.0
+    minimizers: int = 0
+    hits: int = 0
+    seconds: float = 0.0
+    database: str = ""
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def classified(self) -> int:
+        """Fragments with a call."""
+        return self.total_reads - self.unclassified
+
+
+@dataclass
+class _Result:
+    """What a worker returns for a slice of a batch."""
+
+    calls: np.ndarray  # int32 node or -1
+    totals: np.ndarray  # int64 minimizers per fragment
+    hits: tuple[np.ndarray, ...]  # per mate: int32 node (or -1) per minimizer
+    starts: tuple[np.ndarray, ...]  # per mate: int64 fragment starts into hits
+    batches: tuple[ReadBatch, ...]
+
+
+def _mate_hits(db: Database, batch: ReadBatch) -> tuple[np.ndarray, np.ndarray]:
+    """(node hit by each minimizer, fragment starts) of one mate's batch."""
+    mins = batch_minimizers(batch.seq, batch.offsets, db.k, db.w, db.seed)
+    hits = db.lookup(mins.values)
+    starts = np.searchsorted(mins.reads, np.arange(len(batch) + 1, dtype=np.int64)).astype(np.int64)
+    return hits, starts
+
+
+def classify_batch(
+    db: Database,
+    batch1: ReadBatch,
+    batch2: ReadBatch | None = None,
+    *,
+    confidence: float = 0.0,
+    min_hit_groups: int = DEFAULT_MIN_HIT_GROUPS,
+) -> _Result:
+    """Classify one batch of reads (or of pairs: ``batch2`` holds the mates)."""
+    hits1, starts1 = _mate_hits(db, batch1)
+    if batch2 is not None:
+        hits2, starts2 = _mate_hits(db, batch2)
+    else:
+        hits2 = np.empty(0, dtype=np.int32)
+        starts2 = np.zeros(len(batch1) + 1, dtype=np.int64)
+    n = len(batch1)
+    calls = np.empty(n, dtype=np.int32)
+    totals = np.empty(n, dtype=np.int64)
+    tax = db.taxonomy
+    _kernels.classify_fragments(
+        hits1,
+        starts1,
+        hits2,
+        starts2,
+        batch2 is not None,
+        tax.parents,
+        tax.depth,
+        float(confidence),
+        int(min_hit_groups),
+        calls,
+        totals,
+    )
+    if batch2 is None:
+        return _Result(calls, totals, (hits1,), (starts1,), (batch1,))
+    return _Result(calls, totals, (hits1, hits2), (starts1, starts2), (batch1, batch2))
+
+
+def _read_id(batch: ReadBatch, i: int) -> str:
+    name = batch.name(i).split(maxsplit=1)
+    name = name[0] if name else ""
+    if name.endswith(("/1", "/2")):
+        name = name[:-2]
+    return name
+
+
+def _hit_list(taxids: np.ndarray, hits: np.ndarray, start: int, stop: int) -> str:
+    """Kraken-style ``taxid:count`` runs of the minimizers ``start:stop`` (0 = no hit)."""
+    if stop <= start:
+        return ""
+    part = hits[start:stop]
+    change = np.flatnonzero(part[1:] != part[:-1]) + 1
+    bounds = np.concatenate(([0], change, [part.shape[0]]))
+    runs = []
+    for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+        node = int(part[a])
+        runs.append(f"{0 if node < 0 else int(taxids[node])}:{b - a}")
+    return " ".join(runs)
+
+
+def format_reads(result: _Result, taxids: np.ndarray) -> str:
+    """Kraken-style per-read lines: ``C/U, read ID, taxid, length(s), hit list``."""
+    lines = []
+    first = result.batches[0]
+    paired = len(result.batches) == 2
+    for i in range(len(first)):
+        call = int(result.calls[i])
+        taxid = 0 if call < 0 else int(taxids[call])
+        lengths = [int(b.offsets[i + 1] - b.offsets[i]) for b in result.batches]
+        hit_lists = [
+            _hit_list(taxids, h, int(s[i]), int(s[i + 1]))
+            for h, s in zip(result.hits, result.starts, strict=True)
+        ]
+        lines.append(
+            f"{'U' if call < 0 else 'C'}\t{_read_id(first, i)}\t{taxid}\t"
+            + ("|".join(map(str, lengths)) if paired else str(lengths[0]))
+            + "\t"
+            + (" |:| ".join(hit_lists) if paired else hit_lists[0])
+            + "\n"
+        )
+    return "".join(lines)
+
+
+def _split(batches: tuple[ReadBatch, ...], parts: int) -> Iterator[tuple[ReadBatch, ...]]:
+    n = len(batches[0])
+    step = max(1, -(-n // parts))
+    for start in range(0, n, step):
+        stop = min(n, start + step)
+        yield tuple(b.slice(start, stop) for b in batches)
+
+
+def classify_reads(
+    database: Database | str | os.PathLike,
+    reads1: str | os.PathLike,
+    reads2: str | os.PathLike | None = None,
+    *,
+    threads: int = 2,
+    confidence: float = 0.0,
+    min_hit_groups: int = DEFAULT_MIN_HIT_GROUPS,
+    output: str | os.PathLike | None = None,
+) -> Classification:
+    """Classify the reads of one sample.
+
+    Parameters
+    ----------
+    database
+        A loaded :class:`~microbiome.profile.database.Database` or the path of one.
+    reads1, reads2
+        FASTQ/FASTA (any compression) or SAM/BAM/CRAM; ``reads2`` the mate file of paired reads.
+    threads
+        Worker threads (each batch is split among them).
+    confidence
+        Kraken 2's confidence threshold, from 0 to 1.
+    min_hit_groups
+        Fewest minimizer hits for a call.
+    output
+        Optional per-read output (Kraken style; gzip if the name ends in ``.gz``), written
+        atomically as the reads stream.
+
+    Returns
+    -------
+    Classification
+    """
+    if not 0.0 <= confidence <= 1.0:
+        raise ConfigError(f"confidence must be from 0 to 1 (got {confidence})")
+    if threads < 1:
+        raise ConfigError(f"threads must be at least 1 (got {threads})")
+    if min_hit_groups < 0:
+        raise ConfigError(f"minimum hit groups must be 0 or more (got {min_hit_groups})")
+    started = time.monotonic()
+    db = database if isinstance(database, Database) else load_database(database)
+    taxids = db.taxonomy.taxids
+    paired = reads2 is not None
+    if paired:
+        source: Iterator[tuple[ReadBatch, ...]] = read_paired_batches(
+            reads1, reads2, threads=threads
+        )
+    else:
+        source = ((b,) for b in read_batches(reads1, open_threads=1 if threads > 1 else 0))
+    counts = np.zeros(len(taxids) + 1, dtype=np.int64)  # slot 0: unclassified
+    minimizers = 0
+    hits = 0
+    with ExitStack() as stack:
+        out = None
+        if output is not None:
+            from xopen import xopen
+
+            tmp = stack.enter_context(atomic_path(output))
+            fmt = "gz" if os.fspath(output).endswith(".gz") else None
+            out = stack.enter_context(xopen(tmp, "wt", format=fmt, compresslevel=1))
+        pool = stack.enter_context(ThreadPoolExecutor(max_workers=threads))
+        pending: deque[Future] = deque()
+
+        def drain(limit: int) -> None:
+            nonlocal minimizers, hits
+            while len(pending) > limit:
+                result: _Result = pending.popleft().result()
+                counts[:] += np.bincount(result.calls + 1, minlength=counts.shape[0])
+                minimizers += int(result.totals.sum())
+                hits += sum(int((h >= 0).sum()) for h in result.hits)
+                if out is not None:
+                    out.write(format_reads(result, taxids))
+
+        for batches in source:
+            for part in _split(batches, threads):
+                pending.append(
+                    pool.submit(
+                        classify_batch,
+                        db,
+                        *part,
+                        confidence=confidence,
+                        min_hit_groups=min_hit_groups,
+                    )
+                )
+            drain(2 * threads)
+        drain(0)
+    total = int(counts.sum())
+    direct = {0: int(counts[0])}
+    for node in np.flatnonzero(counts[1:]).tolist():
+        direct[int(taxids[node])] = int(counts[node + 1])
+    seconds = time.monotonic() - started
+    log.info(
+        "classified %d of %d %s (%.1f%%) in %.1f s",
+        total - direct[0],
+        total,
+        "pairs" if paired else "reads",
+        100 * (total - direct[0]) / max(total, 1),
+        seconds,
+    )
+    return Classification(
+        direct_counts=direct,
+        total_reads=total,
+        unclassified=direct[0],
+        paired=paired,
+        confidence=float(confidence),
+        minimizers=minimizers,
+        hits=hits,
+        seconds=round(seconds, 3),
+        database=db.path,
+    )
+
+
+__all__ = ["DEFAULT_MIN_HIT_GROUPS", "Classification", "classify_batch", "classify_reads"]

@@ -1,0 +1,724 @@
+"""The profiling database: reference minimizers -> lowest common ancestor taxon, in one file.
+
+Building follows Kraken 2's design: every canonical minimizer (length ``l`` = ``k``, window
+``w``, the scheme of :func:`microbiome.kmer.encoding.batch_minimizers`) of every reference
+sequence is mapped to the lowest common ancestor of the taxa of all sequences that contain it.
+The taxonomy is pruned to the reference taxa and their ancestors and stored in the same file.
+
+Where a sequence's taxid comes from, first match wins:
+
+1. ``kraken:taxid|N`` in its FASTA header;
+2. ``/db_xref="taxon:N"`` of the source feature of a GenBank record;
+3. the ``seqid2taxid`` table, by sequence ID (first word of the header, with or without its
+   ``.version``), then by file name (with or without ``.gz`` and the FASTA/GenBank extension);
+4. with a GTDB taxonomy, the lineage of an accession that is the sequence ID or starts the file
+   name (``GCF_000005845.2_genomic.fna.gz``).
+
+A sequence without a taxid, or whose taxid is not in the taxonomy, is an InputError naming it:
+no sequence is dropped silently.
+
+A *genome* is the sequences of one file with one taxid. The build summary gives per genome its
+sequences, bases, distinct minimizers and the minimizers found in no other genome.
+
+File layout (little-endian): the magic ``MBPROFDB``, a uint32 header length, a JSON header
+(format version, parameters, genomes, taxon summary, sections and the blake2b-128 checksum of
+the payload), padding to 8 bytes, then the payload: the sections ``hashes`` (uint64, sorted
+seeded minimizer hashes), ``nodes`` (int32, taxonomy node of each), ``buckets`` (int64,
+``2**b + 1``), ``taxids`` (int64), ``parents`` (int32), ``rank_codes`` (uint16, index into the
+header's rank list) and ``names`` (UTF-8, newline-separated), each starting on an 8-byte
+boundary. :func:`load_database` memory-maps the arrays, so jobs on one node share the pages.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import struct
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from microbiome import __version__
+from microbiome.errors import ConfigError, DatabaseError, InputError
+from microbiome.io.atomic import atomic_path
+from microbiome.io.reads import read_batches
+from microbiome.kmer.encoding import batch_minimizers, check_k, seed_mix
+from microbiome.profile import _kernels
+from microbiome.taxonomy import Taxonomy, _read_gtdb, load_taxonomy
+
+log = logging.getLogger("microbiome")
+
+MAGIC = b"MBPROFDB"
+FORMAT_VERSION = 1
+#: About this many hashes per bucket of the lookup table.
+BUCKET_LOAD = 4
+#: Long sequences are cut into pieces of this many bases (overlapping by l + w - 2).
+PIECE = 1_000_000
+#: Pending (hash, node) pairs merged into the table once they pass this many.
+MERGE_EVERY = 32_000_000
+DEFAULT_K = 31
+DEFAULT_W = 15
+
+_KRAKEN_TAXID = re.compile(r"kraken:taxid\|(\d+)")
+_FASTA_SUFFIXES = (".fna", ".fa", ".fasta", ".ffn", ".fas", ".fsa", ".seq")
+_GENBANK_SUFFIXES = (".gb", ".gbk", ".gbff", ".genbank")
+_COMPRESSION_SUFFIXES = (".gz", ".bz2", ".xz", ".zst")
+_SECTIONS = (
+    ("hashes", "<u8"),
+    ("nodes", "<i4"),
+    ("buckets", "<i8"),
+    ("taxids", "<i8"),
+    ("parents", "<i4"),
+    ("rank_codes", "<u2"),
+    ("names", "u1"),
+)
+
+
+@dataclass(frozen=True)
+class Genome:
+    """One genome of the database: the sequences of one file with one taxid."""
+
+    name: str
+    file: str
+    taxid: int
+    sequences: int
+    length: int
+    minimizers: int
+    unique_minimizers: int
+
+
+@dataclass(frozen=True)
+class Database:
+    """A loaded profiling database (arrays memory-mapped from its file).
+
+    Attributes
+    ----------
+    path : str
+    k, w, seed : int
+        Minimizer length, window and hash seed used at build (and to be used on reads).
+    taxonomy : Taxonomy
+        The taxonomy pruned to the reference taxa and their ancestors.
+    hashes : numpy.ndarray, dtype uint64
+        Sorted seeded minimizer hashes.
+    nodes : numpy.ndarray, dtype int32
+        Taxonomy node (LCA of its genomes) of each hash.
+    buckets : numpy.ndarray, dtype int64
+        Bucket table over the top ``bucket_bits`` bits of the hashes.
+    genomes : tuple of Genome
+    header : dict
+        The JSON header (parameters, taxon summary, checksum).
+    """
+
+    path: str
+    k: int
+    w: int
+    seed: int
+    taxonomy: Taxonomy
+    hashes: np.ndarray
+    nodes: np.ndarray
+    buckets: np.ndarray
+    genomes: tuple[Genome, ...]
+    header: dict
+
+    @property
+    def shift(self) -> np.uint64:
+        """Right shift giving a hash's bucket."""
+        return np.uint64(64 - self.header["bucket_bits"])
+
+    def __len__(self) -> int:
+        return self.hashes.shape[0]
+
+    def lookup(self, values: np.ndarray) -> np.ndarray:
+        """Taxonomy node (int32, -1 if absent) of each minimizer value (uint64)."""
+        values = np.ascontiguousarray(values, dtype=np.uint64)
+        out = np.empty(values.shape[0], dtype=np.int32)
+        _kernels.lookup(
+            values, seed_mix(self.seed), self.hashes, self.nodes, self.buckets, self.shift, out
+        )
+        return out
+
+
+# --- sequence -> taxid -----------------------------------------------------------------------
+
+
+def _strip_suffixes(name: str) -> str:
+    lower = name.lower()
+    for suffix in _COMPRESSION_SUFFIXES:
+        if lower.endswith(suffix):
+            name, lower = name[: -len(suffix)], lower[: -len(suffix)]
+            break
+    for suffix in _FASTA_SUFFIXES + _GENBANK_SUFFIXES:
+        if lower.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def read_seqid2taxid(path: str | os.PathLike) -> dict[str, int]:
+    """Read a sequence-to-taxid table: ``key<TAB>taxid`` lines (Kraken's ``seqid2taxid.map``),
+    where the key is a sequence ID or a file name; or a TSV with a header naming a ``taxid``
+    column and key columns among ``seqid``, ``accession``, ``file`` (all are used).
+
+    Raises InputError (file, line) for a malformed line, a taxid that is not a positive integer,
+    or a key given two different taxids.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise InputError("sequence-to-taxid table not found", file=path)
+    from xopen import xopen
+
+    mapping: dict[str, int] = {}
+    first_line: dict[str, int] = {}
+    key_columns = [0]
+    taxid_column = 1
+    with xopen(path, "rt", encoding="utf-8") as f:
+        for number, line in enumerate(f, 1):
+            line = line.rstrip("\r\n")
+            if not line.strip() or line.startswith("#"):
+                continue
+            fields = line.split("\t")
+            if number == 1 or not mapping and not first_line:
+                lowered = [c.strip().lower() for c in fields]
+                if "taxid" in lowered:
+                    taxid_column = lowered.index("taxid")
+                    keys = ("seqid", "sequence_id", "accession", "assembly", "file", "filename")
+                    key_columns = [i for i, c in enumerate(lowered) if c in keys]
+                    if not key_columns:
+                        raise InputError(
+                            "header names a 'taxid' column but no key column (seqid, "
+                            "accession or file)",
+                            file=path,
+                            line=number,
+                        )
+                    continue
+            if len(fields) <= max(key_columns + [taxid_column]):
+                raise InputError(
+                    "expected a key and a taxid separated by a tab", file=path, line=number
+                )
+            try:
+                taxid = int(fields[taxid_column])
+            except ValueError:
+                taxid = 0
+            if taxid <= 0:
+                raise InputError(
+                    f"taxid {fields[taxid_column]!r} is not a positive integer",
+                    file=path,
+                    line=number,
+                )
+            for column in key_columns:
+                key = fields[column].strip()
+                if not key:
+                    continue
+                if mapping.get(key, taxid) != taxid:
+                    raise InputError(
+                        f"{key!r} has taxid {taxid} here but {mapping[key]} on line "
+                        f"{first_line[key]}",
+                        file=path,
+                        line=number,
+                    )
+                mapping[key] = taxid
+                first_line.setdefault(key, number)
+    if not mapping:
+        raise InputError("sequence-to-taxid table is empty", file=path)
+    return mapping
+
+
+class _TaxidResolver:
+    """Finds the taxid of a reference sequence (see the module docstring for the order)."""
+
+    def __init__(self, table: dict[str, int], accessions: dict[str, int]):
+        self.table = table
+        self.accessions = accessions
+
+    def __call__(self, file: str, header: str, given: int | None = None) -> int | None:
+        match = _KRAKEN_TAXID.search(header)
+        if match:
+            return int(match.group(1))
+        if given is not None:
+            return given
+        seqid = header.split(maxsplit=1)[0] if header.strip() else ""
+        base = os.path.basename(file)
+        for key in (seqid, seqid.split(".")[0], base, _strip_suffixes(base)):
+            if key and key in self.table:
+                return self.table[key]
+        if self.accessions:
+            if seqid in self.accessions:
+                return self.accessions[seqid]
+            match = re.match(r"((?:RS_|GB_)?GC[AF]_\d+\.\d+)", base)
+            if match:
+                for key in (match.group(1), "RS_" + match.group(1), "GB_" + match.group(1)):
+                    if key in self.accessions:
+                        return self.accessions[key]
+        return None
+
+
+# --- reading references ------------------------------------------------------------------------
+
+
+def _expand(sequences: list[str | os.PathLike]) -> list[str]:
+    """Files of the inputs; a folder stands for its FASTA and GenBank files (sorted)."""
+    files: list[str] = []
+    for item in sequences:
+        path = Path(item)
+        if path.is_dir():
+            found = sorted(
+                str(p) for p in path.iterdir() if p.is_file() and _is_sequence_file(p.name)
+            )
+            if not found:
+                raise InputError("folder holds no FASTA or GenBank file", file=path)
+            files.extend(found)
+        else:
+            files.append(os.fspath(path))
+    if not files:
+        raise ConfigError("no reference sequences given")
+    return files
+
+
+def _is_sequence_file(name: str) -> bool:
+    """True if a file name has a FASTA or GenBank extension (compressed or not)."""
+    lower = name.lower()
+    for suffix in _COMPRESSION_SUFFIXES:
+        lower = lower.removesuffix(suffix)
+    return lower.endswith(_FASTA_SUFFIXES + _GENBANK_SUFFIXES)
+
+
+def _is_genbank(path: str) -> bool:
+    from xopen import xopen
+
+    if not os.path.isfile(path):
+        raise InputError("file not found", file=path)
+    try:
+        with xopen(path, "rb") as f:
+            start = f.read(4096).lstrip()
+    except (OSError, EOFError) as exc:
+        raise InputError(f"cannot read file: {exc}", file=path) from exc
+    return start.startswith(b"LOCUS")
+
+
+def _records(path: str) -> Iterator[tuple[str, np.ndarray, int | None]]:
+    """(header, sequence as uint8, taxid from the file or None) of every record of a file."""
+    if _is_genbank(path):
+        from Bio import SeqIO
+        from xopen import xopen
+
+        try:
+            with xopen(path, "rt") as handle:
+                for number, record in enumerate(SeqIO.parse(handle, "genbank"), 1):
+                    taxid = None
+                    for feature in record.features:
+                        if feature.type == "source":
+                            for xref in feature.qualifiers.get("db_xref", []):
+                                if xref.startswith("taxon:"):
+                                    taxid = int(xref[6:])
+                            break
+                    try:
+                        seq = bytes(record.seq)
+                    except Exception as exc:  # Biopython: UndefinedSequenceError
+                        raise InputError(
+                            f"GenBank record {number} ({record.id}) has no sequence", file=path
+                        ) from exc
+                    header = f"{record.id} {record.description}"
+                    yield header, np.frombuffer(seq, dtype=np.uint8), taxid
+        except ValueError as exc:
+            raise InputError(f"malformed GenBank file: {exc}", file=path) from exc
+        return
+    for batch in read_batches(path):
+        if batch.qual is not None:
+            raise InputError("reference sequences must be FASTA or GenBank, not FASTQ", file=path)
+        for r in range(len(batch)):
+            yield batch.name(r), batch.seq[batch.offsets[r] : batch.offsets[r + 1]], None
+
+
+def _pieces(seq: np.ndarray, overlap: int) -> Iterator[np.ndarray]:
+    for start in range(0, max(seq.shape[0] - overlap, 1), PIECE):
+        yield seq[start : start + PIECE + overlap]
+
+
+def _piece_hashes(piece: np.ndarray, k: int, w: int, seed: int) -> np.ndarray:
+    """Sorted distinct seeded minimizer hashes of one piece of sequence."""
+    offsets = np.array([0, piece.shape[0]], dtype=np.int64)
+    values = batch_minimizers(piece, offsets, k, w, seed).values
+    hashed = np.empty_like(values)
+    _kernels.hash_values(values, seed_mix(seed), hashed)
+    return np.unique(hashed)
+
+
+class _Progress:
+    """One status line on stderr, redrawn at most once a second, only on a terminal."""
+
+    def __init__(self) -> None:
+        self.active = sys.stderr.isatty()
+        self.last = 0.0
+
+    def update(self, text: str) -> None:
+        now = time.monotonic()
+        if self.active and now - self.last >= 1.0:
+            self.last = now
+            sys.stderr.write(f"\r\033[K{text}")
+            sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.active and self.last:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
+
+
+class _Table:
+    """The growing (hash -> node, owner) table: sorted, LCA-reduced in merges."""
+
+    def __init__(self, taxonomy: Taxonomy):
+        self.parents = taxonomy.parents
+        self.depth = taxonomy.depth
+        self.keys = np.empty(0, dtype=np.uint64)
+        self.nodes = np.empty(0, dtype=np.int32)
+        self.owners = np.empty(0, dtype=np.int32)
+        self.pending: list[tuple[np.ndarray, int, int]] = []
+        self.pending_size = 0
+
+    def add(self, hashes: np.ndarray, node: int, owner: int) -> None:
+        self.pending.append((hashes, node, owner))
+        self.pending_size += hashes.shape[0]
+        if self.pending_size >= MERGE_EVERY:
+            self.merge()
+
+    def merge(self) -> None:
+        if not self.pending:
+            return
+        keys = np.concatenate([self.keys] + [h for h, _, _ in self.pending])
+        nodes = np.concatenate(
+            [self.nodes] + [np.full(h.shape[0], n, dtype=np.int32) for h, n, _ in self.pending]
+        )
+        owners = np.concatenate(
+            [self.owners] + [np.full(h.shape[0], o, dtype=np.int32) for h, _, o in self.pending]
+        )
+        self.pending = []
+        self.pending_size = 0
+        order = np.argsort(keys, kind="stable")
+        keys, nodes, owners = keys[order], nodes[order], owners[order]
+        n = _kernels.reduce_runs(keys, nodes, owners, self.parents, self.depth, keys, nodes, owners)
+        self.keys, self.nodes, self.owners = keys[:n].copy(), nodes[:n].copy(), owners[:n].copy()
+
+
+def build_database(
+    sequences: list[str | os.PathLike],
+    taxonomy: Taxonomy | str | os.PathLike,
+    seqid2taxid: str | os.PathLike | None,
+    out: str | os.PathLike,
+    *,
+    k: int = DEFAULT_K,
+    w: int = DEFAULT_W,
+    seed: int = 0,
+    threads: int = 2,
+) -> dict:
+    """Build a profiling database from reference sequences into the file ``out``.
+
+    Parameters
+    ----------
+    sequences
+        FASTA (plain or compressed) and GenBank files, or folders of them.
+    taxonomy
+        A Taxonomy, an NCBI taxdump folder or a GTDB taxonomy TSV.
+    seqid2taxid
+        Table of sequence ID or file name -> taxid (see :func:`read_seqid2taxid`), or None.
+    out
+        The database file, written atomically.
+    k, w
+        Minimizer length (1-31) and window (minimizers of ``w`` consecutive k-mers).
+    seed
+        Seed of the minimizer hash.
+    threads
+        Threads computing minimizers.
+
+    Returns
+    -------
+    dict
+        The header written, with the per-genome and per-taxon summary.
+    """
+    k = check_k(k, "k")
+    if not isinstance(w, int | np.integer) or w < 1:
+        raise ConfigError(f"window w must be a positive integer (got {w!r})")
+    if threads < 1:
+        raise ConfigError(f"threads must be at least 1 (got {threads})")
+    started = time.monotonic()
+    accessions: dict[str, int] = {}
+    if isinstance(taxonomy, Taxonomy):
+        tax = taxonomy
+    elif Path(taxonomy).is_file():
+        tax, accessions = _read_gtdb(taxonomy)
+    else:
+        tax = load_taxonomy(taxonomy)
+    table_map = read_seqid2taxid(seqid2taxid) if seqid2taxid is not None else {}
+    resolve = _TaxidResolver(table_map, accessions)
+    files = _expand(sequences)
+
+    table = _Table(tax)
+    genomes: list[dict] = []
+    progress = _Progress()
+    overlap = k + w - 2
+    total_bases = 0
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        for file in files:
+            groups: dict[int, dict] = {}
+            parts: dict[int, list] = {}
+            for header, seq, given in _records(file):
+                seqid = header.split(maxsplit=1)[0] if header.strip() else "(no name)"
+                taxid = resolve(file, header, given)
+                if taxid is None:
+                    raise InputError(
+                        f"sequence '{seqid}' has no taxid (no kraken:taxid|N in its header, no "
+                        "GenBank taxon, and neither its ID nor its file name is in the "
+                        "sequence-to-taxid table)",
+                        file=file,
+                    )
+                if taxid not in tax:
+                    raise InputError(
+                        f"sequence '{seqid}' has taxid {taxid}, which is not in the taxonomy",
+                        file=file,
+                    )
+                group = groups.setdefault(
+                    taxid, {"first": seqid, "taxid": taxid, "sequences": 0, "length": 0}
+                )
+                group["sequences"] += 1
+                group["length"] += int(seq.shape[0])
+                total_bases += int(seq.shape[0])
+                parts.setdefault(taxid, []).extend(
+                    pool.submit(_piece_hashes, piece, k, w, seed) for piece in _pieces(seq, overlap)
+                )
+                progress.update(
+                    f"database: {len(genomes) + len(groups)} genomes, {total_bases / 1e6:.1f} Mbp"
+                )
+            base = os.path.basename(file)
+            for taxid, group in groups.items():
+                arrays = [f.result() for f in parts[taxid]]
+                hashes = np.unique(np.concatenate(arrays)) if arrays else np.empty(0, np.uint64)
+                name = base if len(groups) == 1 else f"{base}:{group['first']}"
+                genomes.append(
+                    {
+                        "name": name,
+                        "file": base,
+                        "taxid": taxid,
+                        "sequences": group["sequences"],
+                        "length": group["length"],
+                        "minimizers": int(hashes.shape[0]),
+                    }
+                )
+                table.add(hashes, tax.node(taxid), len(genomes) - 1)
+            if not groups:
+                raise InputError("file holds no sequence", file=file)
+    table.merge()
+    progress.close()
+    if table.keys.shape[0] == 0:
+        raise InputError(
+            f"no reference sequence has {k + w - 1} or more valid bases", file=", ".join(files)
+        )
+
+    unique = np.bincount(table.owners[table.owners >= 0], minlength=len(genomes))
+    for genome, count in zip(genomes, unique.tolist(), strict=True):
+        genome["unique_minimizers"] = int(count)
+
+    # Prune the taxonomy to the reference taxa and their ancestors; renumber the nodes.
+    pruned = tax.subset(g["taxid"] for g in genomes)
+    renumber = np.full(len(tax), -1, dtype=np.int32)
+    renumber[[tax.node(t) for t in pruned.taxids.tolist()]] = np.arange(len(pruned), dtype=np.int32)
+    nodes = renumber[table.nodes]
+    hashes = table.keys
+    assigned = np.bincount(nodes, minlength=len(pruned))
+    taxa = []
+    by_taxid: dict[int, dict] = {}
+    for g in genomes:
+        entry = by_taxid.setdefault(g["taxid"], {"genomes": 0, "sequences": 0, "length": 0})
+        entry["genomes"] += 1
+        entry["sequences"] += g["sequences"]
+        entry["length"] += g["length"]
+    for i in np.flatnonzero(assigned).tolist() + [pruned.node(t) for t in by_taxid]:
+        taxid = int(pruned.taxids[i])
+        if any(t["taxid"] == taxid for t in taxa):
+            continue
+        entry = by_taxid.get(taxid, {"genomes": 0, "sequences": 0, "length": 0})
+        taxa.append(
+            {
+                "taxid": taxid,
+                "name": pruned.names[i],
+                "rank": pruned.ranks[i],
+                **entry,
+                "minimizers_assigned": int(assigned[i]),
+            }
+        )
+    taxa.sort(key=lambda t: (-t["minimizers_assigned"], t["taxid"]))
+
+    bits = max(1, int(np.ceil(np.log2(max(hashes.shape[0] / BUCKET_LOAD, 2)))))
+    buckets = np.searchsorted(
+        hashes >> np.uint64(64 - bits), np.arange(2**bits + 1, dtype=np.uint64)
+    ).astype(np.int64)
+    rank_list = sorted(set(pruned.ranks))
+    rank_index = {r: i for i, r in enumerate(rank_list)}
+    rank_codes = np.array([rank_index[r] for r in pruned.ranks], dtype=np.uint16)
+    names = "\n".join(n.replace("\n", " ") for n in pruned.names).encode("utf-8")
+    arrays = {
+        "hashes": hashes,
+        "nodes": nodes,
+        "buckets": buckets,
+        "taxids": pruned.taxids,
+        "parents": pruned.parents,
+        "rank_codes": rank_codes,
+        "names": np.frombuffer(names, dtype=np.uint8),
+    }
+    sections = []
+    offset = 0
+    checksum = hashlib.blake2b(digest_size=16)
+    blobs = []
+    for name, dtype in _SECTIONS:
+        data = np.ascontiguousarray(arrays[name], dtype=dtype).tobytes()
+        pad = b"\0" * ((-len(data)) % 8)
+        sections.append({"name": name, "dtype": dtype, "offset": offset, "bytes": len(data)})
+        checksum.update(data + pad)
+        blobs.append(data + pad)
+        offset += len(data) + len(pad)
+    header = {
+        "format_version": FORMAT_VERSION,
+        "microbiome_version": __version__,
+        "k": k,
+        "w": w,
+        "seed": seed,
+        "minimizers": int(hashes.shape[0]),
+        "bucket_bits": bits,
+        "taxa": len(pruned),
+        "ranks": rank_list,
+        "payload_bytes": offset,
+        "checksum": checksum.hexdigest(),
+        "sections": sections,
+        "sources": [os.path.basename(f) for f in files],
+        "bases": total_bases,
+        "genomes": genomes,
+        "taxon_summary": taxa,
+        "build_seconds": round(time.monotonic() - started, 2),
+    }
+    text = json.dumps(header, separators=(",", ":")).encode()
+    pad = (-(len(MAGIC) + 4 + len(text))) % 8
+    with atomic_path(out) as tmp, open(tmp, "wb") as f:
+        f.write(MAGIC + struct.pack("<I", len(text) + pad) + text + b" " * pad)
+        for blob in blobs:
+            f.write(blob)
+    log.info(
+        "database %s: %d genomes, %d taxa, %d minimizers, %.1f Mbp, %.1f s",
+        os.fspath(out),
+        len(genomes),
+        len(pruned),
+        hashes.shape[0],
+        total_bases / 1e6,
+        time.monotonic() - started,
+    )
+    return header
+
+
+def read_header(path: str | os.PathLike) -> tuple[dict, int]:
+    """(JSON header, payload offset) of a database file; DatabaseError if it is not one."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise DatabaseError("database not found (build it with `microbiome db build`)", file=path)
+    with open(path, "rb") as f:
+        start = f.read(len(MAGIC) + 4)
+        if len(start) < len(MAGIC) + 4 or start[: len(MAGIC)] != MAGIC:
+            raise DatabaseError("not a profiling database of microbiome (bad magic)", file=path)
+        (size,) = struct.unpack("<I", start[len(MAGIC) :])
+        raw = f.read(size)
+    if len(raw) < size:
+        raise DatabaseError("database is truncated (header incomplete)", file=path)
+    try:
+        header = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DatabaseError("database header is corrupt", file=path) from exc
+    if header.get("format_version") != FORMAT_VERSION:
+        raise DatabaseError(
+            f"database format version {header.get('format_version')} is not supported "
+            f"(expected {FORMAT_VERSION}): rebuild it with this version of microbiome",
+            file=path,
+        )
+    return header, len(MAGIC) + 4 + size
+
+
+def load_database(path: str | os.PathLike, *, verify: bool = True) -> Database:
+    """Memory-map a profiling database.
+
+    Raises DatabaseError if the file is missing, not a database, of another format version,
+    truncated or padded, or (with ``verify``) if its payload fails the checksum.
+    """
+    path = os.fspath(path)
+    header, offset = read_header(path)
+    size = os.path.getsize(path)
+    expected = offset + header["payload_bytes"]
+    if size != expected:
+        raise DatabaseError(
+            f"database is truncated or padded ({size} bytes, expected {expected})", file=path
+        )
+    raw = np.memmap(path, dtype=np.uint8, mode="r", offset=offset, shape=(header["payload_bytes"],))
+    if verify:
+        checksum = hashlib.blake2b(digest_size=16)
+        step = 64 << 20
+        for start in range(0, raw.shape[0], step):
+            checksum.update(raw[start : start + step])
+        if checksum.hexdigest() != header["checksum"]:
+            raise DatabaseError("database fails its checksum (corrupt file): rebuild it", file=path)
+    arrays = {}
+    for section in header["sections"]:
+        start = section["offset"]
+        arrays[section["name"]] = raw[start : start + section["bytes"]].view(section["dtype"])
+    ranks = header["ranks"]
+    names = arrays["names"].tobytes().decode("utf-8").split("\n")
+    taxonomy = Taxonomy(
+        np.array(arrays["taxids"], dtype=np.int64),
+        np.array(arrays["parents"], dtype=np.int32),
+        tuple(ranks[c] for c in arrays["rank_codes"].tolist()),
+        tuple(names),
+    )
+    genomes = tuple(Genome(**g) for g in header["genomes"])
+    return Database(
+        path,
+        header["k"],
+        header["w"],
+        header["seed"],
+        taxonomy,
+        arrays["hashes"],
+        arrays["nodes"],
+        arrays["buckets"],
+        genomes,
+        header,
+    )
+
+
+def summary_table(header: dict) -> str:
+    """The build summary as TSV text: one line per genome, then one per taxon."""
+    lines = ["# genomes", "genome\tfile\ttaxid\tsequences\tbases\tminimizers\tunique_minimizers"]
+    for g in header["genomes"]:
+        lines.append(
+            f"{g['name']}\t{g['file']}\t{g['taxid']}\t{g['sequences']}\t{g['length']}\t"
+            f"{g['minimizers']}\t{g['unique_minimizers']}"
+        )
+    lines += ["# taxa", "taxid\trank\tname\tgenomes\tsequences\tbases\tminimizers_assigned"]
+    for t in header["taxon_summary"]:
+        lines.append(
+            f"{t['taxid']}\t{t['rank']}\t{t['name']}\t{t['genomes']}\t"
+            f"{t['sequences']}\t{t['length']}\t{t['minimizers_assigned']}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+__all__ = [
+    "DEFAULT_K",
+    "DEFAULT_W",
+    "FORMAT_VERSION",
+    "Database",
+    "Genome",
+    "build_database",
+    "load_database",
+    "read_header",
+    "read_seqid2taxid",
+    "summary_table",
+]

@@ -1,0 +1,263 @@
+"""Database build and on-disk format: LCA of minimizers, taxid sources, corruption checks."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import struct
+
+import numpy as np
+import pytest
+from conftest import TEST_DATA
+from naive import naive_minimizer_taxa
+
+from microbiome.cli.main import main
+from microbiome.errors import DatabaseError, InputError
+from microbiome.profile.database import MAGIC, build_database, load_database
+from microbiome.taxonomy import Taxonomy
+
+REFERENCES = TEST_DATA / "references"
+TAXDUMP = TEST_DATA / "taxonomy"
+
+#: A small tree: 1 -> 10 -> (100 -> 1000, 1001), (101)
+PARENT = {1: 1, 10: 1, 100: 10, 101: 10, 1000: 100, 1001: 100}
+RANKS = {10: "genus", 100: "species", 101: "species", 1000: "strain", 1001: "strain"}
+
+
+@pytest.fixture(scope="module")
+def small_taxonomy() -> Taxonomy:
+    return Taxonomy.from_edges(PARENT, RANKS, {t: f"taxon {t}" for t in PARENT})
+
+
+@pytest.fixture(scope="module")
+def references(tmp_path_factory):
+    """Random genomes sharing segments, so that some minimizers go to inner nodes."""
+    rng = np.random.default_rng(3)
+
+    def rand(n):
+        return "".join(rng.choice(list("ACGT"), size=n))
+
+    shared = rand(400)
+    genus_wide = rand(300)
+    seqs = {
+        "a1": (rand(900) + shared + genus_wide + rand(200), 1000),
+        "a2": (rand(700) + shared + "NNNN" + rand(300).lower(), 1001),
+        "b": (rand(800) + genus_wide + rand(10), 101),
+        "c": (rand(500), 100),
+    }
+    folder = tmp_path_factory.mktemp("refs")
+    with open(folder / "refs.fa", "w") as f:
+        for name, (seq, taxid) in seqs.items():
+            f.write(f">{name} kraken:taxid|{taxid} test\n{seq}\n")
+    return folder / "refs.fa", [(s, t) for s, t in seqs.values()]
+
+
+@pytest.mark.parametrize(("k", "w"), [(31, 15), (21, 5), (15, 1)])
+def test_table_matches_naive_lca(tmp_path, small_taxonomy, references, threads, k, w):
+    fasta, seqs = references
+    out = tmp_path / "db"
+    build_database([fasta], small_taxonomy, None, out, k=k, w=w, threads=threads)
+    db = load_database(out)
+    expected = naive_minimizer_taxa(seqs, PARENT, k, w, 0)
+    values = np.array(sorted(expected), dtype=np.uint64)
+    nodes = db.lookup(values)
+    got = {int(v): int(db.taxonomy.taxids[n]) for v, n in zip(values, nodes, strict=True)}
+    assert got == expected
+    assert len(db) == len(expected)
+    assert {101, 10} <= set(got.values())  # genus-wide segment -> the genus
+    # Values that are not reference minimizers are not found.
+    assert (db.lookup(values ^ np.uint64(0x5555)) == -1).sum() >= len(values) - 2
+
+
+def test_genome_summary_and_pruned_taxonomy(tmp_path, small_taxonomy, references):
+    fasta, _ = references
+    header = build_database([fasta], small_taxonomy, None, tmp_path / "db")
+    db = load_database(tmp_path / "db")
+    assert [g.taxid for g in db.genomes] == [1000, 1001, 101, 100]
+    assert all(g.name.startswith("refs.fa:") for g in db.genomes)
+    for g in db.genomes:
+        assert 0 < g.unique_minimizers <= g.minimizers
+    assert db.genomes[3].unique_minimizers == db.genomes[3].minimizers  # nothing shared
+    assert sum(t["minimizers_assigned"] for t in header["taxon_summary"]) == len(db)
+    assert set(db.taxonomy.taxids.tolist()) == set(PARENT)
+
+
+@pytest.fixture(scope="module")
+def real_db(tmp_path_factory):
+    out = tmp_path_factory.mktemp("db") / "refs.mbdb"
+    build_database([REFERENCES], TAXDUMP, REFERENCES / "genomes.tsv", out, threads=2)
+    return out
+
+
+def test_real_database(real_db):
+    db = load_database(real_db)
+    assert len(db.genomes) == 13
+    assert {g.taxid for g in db.genomes} == {
+        562,
+        623,
+        28901,
+        573,
+        1351,
+        1352,
+        239935,
+        165179,
+        216816,
+        1502,
+        817,
+        411483,
+        40520,
+    }
+    duncaniae = next(g for g in db.genomes if g.taxid == 411483)
+    assert duncaniae.sequences == 178 and duncaniae.length == 150202
+    coli = next(g for g in db.genomes if g.taxid == 562)
+    assert coli.unique_minimizers < coli.minimizers  # shares minimizers with its relatives
+    assert db.taxonomy.lca(562, 623) == 543
+    assert db.k == 31 and db.w == 15
+
+
+def test_cli_build_and_inspect(tmp_path, capsys):
+    out = tmp_path / "x.mbdb"
+    args = [
+        "db",
+        "build",
+        "--sequences",
+        str(REFERENCES / "escherichia_coli.fna.gz"),
+        str(REFERENCES / "shigella_flexneri.fna.gz"),
+        "--taxonomy",
+        str(TAXDUMP),
+        "--seqid2taxid",
+        str(REFERENCES / "genomes.tsv"),
+        "-t",
+        "1",
+        "-o",
+        str(out),
+    ]
+    assert main(args) == 0
+    assert "escherichia_coli.fna.gz\tescherichia_coli.fna.gz\t562\t1\t150000" in (
+        capsys.readouterr().out
+    )
+    assert main(["db", "inspect", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "shigella_flexneri.fna.gz" in text and "Enterobacteriaceae" in text
+
+
+def test_unmapped_sequence_is_named(tmp_path, small_taxonomy):
+    fasta = tmp_path / "refs.fa"
+    fasta.write_text(">good kraken:taxid|100\n" + "ACGT" * 30 + "\n>orphan desc\n" + "A" * 80)
+    with pytest.raises(InputError, match="sequence 'orphan' has no taxid") as info:
+        build_database([fasta], small_taxonomy, None, tmp_path / "db")
+    assert info.value.file == str(fasta)
+    assert not (tmp_path / "db").exists()
+
+
+def test_taxid_missing_from_taxonomy_is_named(tmp_path, small_taxonomy):
+    fasta = tmp_path / "refs.fa"
+    fasta.write_text(">stray\n" + "ACGT" * 30 + "\n")
+    table = tmp_path / "map.tsv"
+    table.write_text("stray\t4242\n")
+    with pytest.raises(InputError, match="sequence 'stray' has taxid 4242, which is not in"):
+        build_database([fasta], small_taxonomy, table, tmp_path / "db")
+    assert (
+        main(
+            [
+                "db",
+                "build",
+                "--sequences",
+                str(fasta),
+                "--taxonomy",
+                str(TAXDUMP),
+                "--seqid2taxid",
+                str(table),
+                "-o",
+                str(tmp_path / "db"),
+            ]
+        )
+        == 1
+    )
+
+
+def test_seqid2taxid_by_file_name_and_bad_table(tmp_path, small_taxonomy):
+    fasta = tmp_path / "genome_b.fna.gz"
+    with gzip.open(fasta, "wt") as f:
+        f.write(">c1\n" + "ACGTTGCA" * 20 + "\n>c2\n" + "GGCATTAC" * 20 + "\n")
+    table = tmp_path / "map.tsv"
+    table.write_text("genome_b\t101\n")
+    build_database([fasta], small_taxonomy, table, tmp_path / "db", k=15, w=3)
+    db = load_database(tmp_path / "db")
+    assert db.genomes[0].taxid == 101 and db.genomes[0].sequences == 2
+    table.write_text("genome_b\t101\ngenome_b\t100\n")
+    with pytest.raises(InputError, match="has taxid 100 here but 101") as info:
+        build_database([fasta], small_taxonomy, table, tmp_path / "db")
+    assert info.value.line == 2
+    table.write_text("genome_b\tx\n")
+    with pytest.raises(InputError, match="not a positive integer"):
+        build_database([fasta], small_taxonomy, table, tmp_path / "db")
+
+
+GENBANK = """LOCUS       TESTSEQ                  120 bp    DNA     linear   BCT 01-JAN-2024
+DEFINITION  Test sequence.
+ACCESSION   TESTSEQ
+VERSION     TESTSEQ.1
+FEATURES             Location/Qualifiers
+     source          1..120
+                     /organism="Test"
+                     /db_xref="taxon:101"
+ORIGIN
+        1 acgtacgtta gcattacgga ttacgatcga tcgatcgatt acgcatgcat gcatcgatcg
+       61 atgcatgcta gctagcatcg atcgatgcat gctagctagc atgcatgcat cgatcgatgc
+//
+"""
+
+
+def test_genbank_taxon(tmp_path, small_taxonomy):
+    gb = tmp_path / "test.gbk"
+    gb.write_text(GENBANK)
+    build_database([gb], small_taxonomy, None, tmp_path / "db", k=21, w=5)
+    db = load_database(tmp_path / "db")
+    assert db.genomes[0].taxid == 101 and db.genomes[0].length == 120
+    assert len(db) > 0
+
+
+def _rewrite_header(path, change):
+    data = path.read_bytes()
+    (size,) = struct.unpack("<I", data[len(MAGIC) : len(MAGIC) + 4])
+    header = json.loads(data[len(MAGIC) + 4 : len(MAGIC) + 4 + size])
+    change(header)
+    text = json.dumps(header).encode()
+    text += b" " * ((-(len(MAGIC) + 4 + len(text))) % 8)
+    path.write_bytes(MAGIC + struct.pack("<I", len(text)) + text + data[len(MAGIC) + 4 + size :])
+
+
+def test_corrupt_databases(tmp_path, small_taxonomy, references):
+    fasta, _ = references
+    good = tmp_path / "good.db"
+    build_database([fasta], small_taxonomy, None, good)
+    data = good.read_bytes()
+
+    version = tmp_path / "version.db"
+    version.write_bytes(data)
+    _rewrite_header(version, lambda h: h.update(format_version=99))
+    with pytest.raises(DatabaseError, match="format version 99 is not supported"):
+        load_database(version)
+
+    flipped = tmp_path / "flipped.db"
+    flipped.write_bytes(data[:-20] + bytes([data[-20] ^ 1]) + data[-19:])
+    with pytest.raises(DatabaseError, match="checksum"):
+        load_database(flipped)
+    load_database(flipped, verify=False)  # the check can be skipped
+
+    truncated = tmp_path / "truncated.db"
+    truncated.write_bytes(data[:-8])
+    with pytest.raises(DatabaseError, match="truncated"):
+        load_database(truncated)
+    truncated.write_bytes(data[:30])
+    with pytest.raises(DatabaseError, match="truncated"):
+        load_database(truncated)
+
+    other = tmp_path / "other.db"
+    other.write_bytes(b"NOTADB" * 10)
+    with pytest.raises(DatabaseError, match="bad magic"):
+        load_database(other)
+    with pytest.raises(DatabaseError, match="not found"):
+        load_database(tmp_path / "missing.db")
+    assert main(["db", "inspect", str(flipped)]) == 1

@@ -1,0 +1,212 @@
+"""Merging rank tables: wide and long tables, BIOM read back, `microbiome merge-profiles`, and
+bad inputs (foreign TSV, duplicate samples, mismatched ranks or estimation, empty profiles)."""
+
+from __future__ import annotations
+
+import biom
+import numpy as np
+import pandas as pd
+import pytest
+
+from microbiome.cli.main import main
+from microbiome.profile.abundance import estimate_abundance, profile_from_classification
+from microbiome.profile.classify import Classification
+from microbiome.profile.merge import merge_profiles, merge_rank, read_rank_table, to_biom
+from microbiome.profile.writers import write_rank_table
+from microbiome.taxonomy import CANONICAL_RANKS, Taxonomy
+
+PARENT = {1: 1, 2: 1, 10: 2, 20: 10, 30: 20, 40: 30, 50: 40, 501: 50, 502: 50, 60: 40, 601: 60}
+RANK = {
+    1: "no rank",
+    2: "superkingdom",
+    10: "phylum",
+    20: "class",
+    30: "order",
+    40: "family",
+    50: "genus",
+    501: "species",
+    502: "species",
+    60: "genus",
+    601: "species",
+}
+NAME = {t: f"taxon{t}" for t in PARENT} | {2: "Bacteria", 501: "Genus50 alpha"}
+
+
+@pytest.fixture(scope="module")
+def taxonomy():
+    return Taxonomy.from_edges(PARENT, RANK, NAME)
+
+
+def classification(direct, unclassified=0):
+    return Classification(
+        direct_counts={0: unclassified, **direct},
+        total_reads=sum(direct.values()) + unclassified,
+        unclassified=unclassified,
+    )
+
+
+SAMPLES = {
+    "A": {501: 30, 502: 10, 50: 4},
+    "B": {501: 5, 601: 20, 60: 1},
+    "C.1": {},  # left empty by QC
+}
+
+
+@pytest.fixture
+def tables(taxonomy, tmp_path):
+    paths = []
+    for sample, direct in SAMPLES.items():
+        profile = profile_from_classification(classification(direct, 3), taxonomy)
+        path = tmp_path / f"{sample}.ranks.tsv"
+        write_rank_table(path, profile, taxonomy, sample_id=sample)
+        paths.append(path)
+    return paths
+
+
+def test_merge_rank_wide_tables(tables):
+    counts, relative = merge_rank([read_rank_table(p) for p in tables], "species")
+    assert list(counts.columns) == ["taxid", "name", "lineage", "A", "B", "C.1"]
+    c = counts.set_index("taxid")
+    assert c.loc[501, ["A", "B", "C.1"]].tolist() == [30, 5, 0]
+    assert c.loc[601, "A"] == 0 and c.loc[601, "B"] == 20
+    assert c.loc[501, "lineage"].endswith(";g__taxon50;s__Genus50 alpha")
+    r = relative.set_index("taxid")
+    assert r["A"].sum() == pytest.approx(1.0) and r["B"].sum() == pytest.approx(1.0)
+    assert r["C.1"].sum() == 0
+    assert r.loc[502, "A"] == pytest.approx(0.25)
+    # rows by decreasing mean relative abundance
+    means = relative[["A", "B", "C.1"]].mean(axis=1).to_numpy()
+    assert (np.diff(means) <= 0).all()
+
+
+def test_merge_profiles_writes_tables_and_biom(tables, tmp_path):
+    out = tmp_path / "merged"
+    written = merge_profiles(tables, out, ranks=["genus", "species"])
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [
+            "genus.counts.tsv",
+            "genus.relative.tsv",
+            "species.counts.tsv",
+            "species.relative.tsv",
+            "profiles.long.tsv",
+            "profiles.biom",
+        ]
+    )
+    genus = pd.read_csv(written["genus.counts"], sep="\t").set_index("taxid")
+    assert genus.loc[50, "A"] == 44 and genus.loc[60, "B"] == 21
+    long = pd.read_csv(written["long"], sep="\t")
+    assert set(long["sample"]) == {"A", "B"} and set(long["rank"]) == set(CANONICAL_RANKS)
+    table = biom.load_table(str(written["biom"]))
+    assert list(table.ids(axis="sample")) == ["A", "B", "C.1"]
+    assert sorted(table.ids(axis="observation")) == ["501", "502", "601"]
+    assert table.get_value_by_ids("501", "A") == 30
+    assert table.get_value_by_ids("601", "C.1") == 0
+    assert table.metadata("501", axis="observation")["taxonomy"] == [
+        "k__Bacteria",
+        "p__taxon10",
+        "c__taxon20",
+        "o__taxon30",
+        "f__taxon40",
+        "g__taxon50",
+        "s__Genus50 alpha",
+    ]
+    assert table.metadata("A", axis="sample")["total_reads"] == 47
+    # the default: every canonical rank
+    merge_profiles(tables, tmp_path / "all")
+    assert len(list((tmp_path / "all").glob("*.counts.tsv"))) == len(CANONICAL_RANKS)
+
+
+def test_estimated_profiles_merge_their_abundance(taxonomy, tmp_path):
+    dist = {501: {501: 0.5, 50: 0.5}, 502: {502: 1.0}}
+    paths = []
+    for sample, direct in (("A", {501: 30, 502: 10, 50: 20}), ("B", {502: 15})):
+        profile = estimate_abundance(classification(direct), taxonomy, dist)
+        paths.append(tmp_path / f"{sample}.tsv")
+        write_rank_table(paths[-1], profile, taxonomy, sample_id=sample)
+    counts, relative = merge_rank([read_rank_table(p) for p in paths], "species")
+    r = relative.set_index("taxid")
+    assert r.loc[501, "A"] == pytest.approx(50 / 60) and r.loc[502, "B"] == 1.0
+    assert counts.set_index("taxid").loc[501, "A"] == pytest.approx(50.0)
+
+
+def test_all_empty_profiles_give_empty_outputs(taxonomy, tmp_path):
+    path = tmp_path / "E.tsv"
+    write_rank_table(path, profile_from_classification(classification({}), taxonomy), taxonomy)
+    written = merge_profiles([path], tmp_path / "out", ranks=["species"])
+    counts = pd.read_csv(written["species.counts"], sep="\t")
+    assert list(counts.columns) == ["taxid", "name", "lineage", "E"] and counts.empty
+    table = biom.load_table(str(written["biom"]))
+    # biom reports shape (0, 0) for a one-sample table without observations; the id is kept
+    assert list(table.ids(axis="sample")) == ["E"] and len(table.ids(axis="observation")) == 0
+
+
+def test_cli_merge_profiles(tables, tmp_path, capsys):
+    out = tmp_path / "cli"
+    assert main(["merge-profiles", *map(str, tables), "-o", str(out), "--rank", "species"]) == 0
+    assert (out / "species.counts.tsv").is_file() and (out / "profiles.biom").is_file()
+    assert not (out / "genus.counts.tsv").exists()
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("foreign", "not a rank table of `microbiome`"),
+        ("duplicate", "duplicate sample name 'A'"),
+        ("ranks", "ranks superkingdom,genus,species differ"),
+        ("columns", "columns are"),
+        ("number", "malformed rank table|missing number"),
+        ("rank", "rank 'strain' is not one of"),
+        ("estimated", "cannot be merged"),
+        ("taxonomy", "profiles of different taxonomies"),
+        ("missing", "rank table not found"),
+    ],
+)
+def test_bad_inputs_fail_with_one_line_and_no_output(
+    case, message, tables, taxonomy, tmp_path, capsys
+):
+    a, b, _ = tables
+    extra = tmp_path / "extra.tsv"
+    if case == "foreign":
+        extra.write_text("name\ttaxonomy_id\tnew_est_reads\nE. coli\t562\t12\n")
+    elif case == "duplicate":
+        extra.write_text(a.read_text())
+    elif case == "ranks":
+        ranks = "# ranks: " + ",".join(CANONICAL_RANKS)
+        text = a.read_text().replace("sample_id: A", "sample_id: X")
+        extra.write_text(text.replace(ranks, "# ranks: superkingdom,genus,species"))
+    elif case == "columns":
+        text = a.read_text().replace("sample_id: A", "sample_id: X")
+        extra.write_text(text.replace("\tfraction\n", "\tshare\n"))
+    elif case == "number":
+        text = a.read_text().replace("sample_id: A", "sample_id: X").splitlines()
+        fields = text[-1].split("\t")
+        fields[5] = "many"
+        extra.write_text("\n".join([*text[:-1], "\t".join(fields)]) + "\n")
+    elif case == "rank":
+        text = a.read_text().replace("sample_id: A", "sample_id: X")
+        extra.write_text(text.replace("\nspecies\t", "\nstrain\t"))
+    elif case == "estimated":
+        profile = estimate_abundance(classification({501: 12}), taxonomy, {501: {501: 1.0}})
+        write_rank_table(extra, profile, taxonomy, sample_id="X")
+    elif case == "taxonomy":
+        text = a.read_text().replace("sample_id: A", "sample_id: X")
+        extra.write_text(text.replace("Genus50 alpha", "Other"))
+    out = tmp_path / "out"
+    code = main(["merge-profiles", str(a), str(b), str(extra), "-o", str(out)])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.startswith("microbiome: error: ") and len(err.strip().splitlines()) == 1
+    assert pd.Series([err]).str.contains(message).all(), err
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_unknown_rank_is_a_usage_error(tables, tmp_path, capsys):
+    assert main(["merge-profiles", str(tables[0]), "-o", str(tmp_path), "--rank", "strain"]) == 2
+    assert "invalid choice" in capsys.readouterr().err
+
+
+def test_to_biom_rejects_unknown_rank(tables):
+    from microbiome.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="not one of"):
+        to_biom([read_rank_table(p) for p in tables], "kingdom")
