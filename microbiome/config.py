@@ -72,7 +72,15 @@ def _describe(err: jsonschema.ValidationError) -> str:
 
 
 #: Config keys that hold paths (relative ones are relative to the working directory).
-PATH_KEYS = (("samples",), ("qc", "host_references"))
+PATH_KEYS = (
+    ("samples",),
+    ("qc", "host_references"),
+    ("profile", "references"),
+    ("profile", "taxonomy"),
+    ("profile", "seqid2taxid"),
+    ("profile", "database"),
+    ("profile", "kraken2_db"),
+)
 
 
 def absolute_paths(config: dict, base: str | os.PathLike) -> dict:
@@ -84,10 +92,11 @@ def absolute_paths(config: dict, base: str | os.PathLike) -> dict:
         for section in sections:
             source, target = source[section], target.setdefault(section, {})
         value = source[key]
-        join = os.path.join
-        target[key] = (
-            [join(base, v) for v in value] if isinstance(value, list) else join(base, value)
-        )
+
+        def join(path: str) -> str:
+            return os.path.join(base, path) if path else path  # "" means unset: keep it
+
+        target[key] = [join(v) for v in value] if isinstance(value, list) else join(value)
     return out
 
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import gzip
+import shutil
+import subprocess
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,3 +47,33 @@ def random_records(rng, n, *, min_len=1, max_len=200, alphabet="ACGTN", prefix="
         name = f"{prefix}{i}" + (f"/{mate}" if mate else "")
         records.append((name, seq, qual))
     return records
+
+
+#: Kraken 2 is installed (the tests of the kraken2 backend skip, saying so, when it is not).
+KRAKEN2 = bool(shutil.which("kraken2") and shutil.which("kraken2-build"))
+
+
+def kraken2_database(folder):
+    """A Kraken 2 database of the 13 reference pieces (kraken:taxid headers, NCBI subset)."""
+    (folder / "taxonomy").mkdir(parents=True)
+    for name in ("nodes.dmp", "names.dmp"):
+        shutil.copy(TEST_DATA / "taxonomy" / name, folder / "taxonomy" / name)
+    genomes = pd.read_csv(TEST_DATA / "references" / "genomes.tsv", sep="\t").drop_duplicates(
+        "file"
+    )
+    library = folder / "refs.fa"
+    with open(library, "w") as out:
+        for file, taxid in zip(genomes["file"], genomes["taxid"], strict=True):
+            with gzip.open(TEST_DATA / "references" / file, "rt") as f:
+                for line in f:
+                    if line.startswith(">"):
+                        line = f">{line[1:].split()[0]}|kraken:taxid|{taxid}\n"
+                    out.write(line)
+    for args in (
+        ["--add-to-library", str(library), "--no-masking"],
+        ["--build", "--threads", "2"],
+    ):
+        subprocess.run(
+            ["kraken2-build", *args, "--db", str(folder)], check=True, capture_output=True
+        )
+    return folder

@@ -52,6 +52,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     build.add_argument("-k", type=int, default=31, help="minimizer length (default 31)")
     build.add_argument("-w", type=int, default=15, help="minimizer window in k-mers (default 15)")
     build.add_argument("--seed", type=int, default=0, help="minimizer hash seed (default 0)")
+    build.add_argument(
+        "--read-length",
+        type=int,
+        default=150,
+        help="read length of the k-mer distribution stored for abundance estimation"
+        " (Bracken's -r; default 150): use the read length of your samples",
+    )
+    build.add_argument(
+        "--step",
+        type=int,
+        help="distance between the reference windows classified for the k-mer distribution"
+        " (default: read length / 10)",
+    )
     build.add_argument("-t", "--threads", type=int, default=2, help="threads (default 2)")
     build.add_argument("-o", "--output", required=True, metavar="DB", help="database file")
     build.set_defaults(func=run_build)
@@ -86,6 +99,8 @@ def run_build(args: argparse.Namespace) -> int:
         w=args.w,
         seed=args.seed,
         threads=args.threads,
+        read_length=args.read_length,
+        step=args.step,
     )
     sys.stdout.write(summary_table(header))
     return 0
@@ -97,8 +112,10 @@ def run_inspect(args: argparse.Namespace) -> int:
 
     db = load_database(args.database)
     h = db.header
+    dist = h["kmer_distribution"]
     log.info(
         "%s: format %d, k=%d, w=%d, seed=%d, %d minimizers, %d taxa, %d genomes, %.1f Mbp, "
+        "k-mer distribution of %d species for %d bp reads (windows every %d bp), "
         "checksum %s (ok)",
         db.path,
         h["format_version"],
@@ -109,6 +126,9 @@ def run_inspect(args: argparse.Namespace) -> int:
         len(db.taxonomy),
         len(db.genomes),
         h["bases"] / 1e6,
+        dist["species"],
+        dist["read_length"],
+        dist["step"],
         h["checksum"],
     )
     sys.stdout.write(summary_table(h))

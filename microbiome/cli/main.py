@@ -16,10 +16,20 @@ import sys
 from collections.abc import Sequence
 
 from microbiome import __version__
-from microbiome.cli import classify, db, kmer, profile_merge, qc, run, stats, validate
+from microbiome.cli import (
+    classify,
+    classify_import,
+    db,
+    kmer,
+    profile_merge,
+    qc,
+    run,
+    stats,
+    validate,
+)
 from microbiome.errors import MicrobiomeError, ValidationErrors
 
-SUBCOMMANDS = (validate, stats, qc, kmer, db, classify, profile_merge, run)
+SUBCOMMANDS = (validate, stats, qc, kmer, db, classify, classify_import, profile_merge, run)
 
 log = logging.getLogger("microbiome")
 

@@ -25,8 +25,15 @@ File layout (little-endian): the magic ``MBPROFDB``, a uint32 header length, a J
 the payload), padding to 8 bytes, then the payload: the sections ``hashes`` (uint64, sorted
 seeded minimizer hashes), ``nodes`` (int32, taxonomy node of each), ``buckets`` (int64,
 ``2**b + 1``), ``taxids`` (int64), ``parents`` (int32), ``rank_codes`` (uint16, index into the
-header's rank list) and ``names`` (UTF-8, newline-separated), each starting on an 8-byte
-boundary. :func:`load_database` memory-maps the arrays, so jobs on one node share the pages.
+header's rank list), ``names`` (UTF-8, newline-separated) and the k-mer distribution for
+abundance estimation, ``dist_species``, ``dist_taxids`` (int64) and ``dist_fractions``
+(float64): row ``i`` says that a fraction ``dist_fractions[i]`` of the read-length windows of
+species (or strain) ``dist_species[i]`` is classified at ``dist_taxids[i]`` (0: unclassified).
+Each section starts on an 8-byte boundary. :func:`load_database` memory-maps the arrays, so jobs
+on one node share the pages.
+
+Format history: version 1 had no k-mer distribution; version 2 (this one) adds it and the
+header key ``kmer_distribution`` (read length, window step, classification settings).
 """
 
 from __future__ import annotations
@@ -39,7 +46,7 @@ import re
 import struct
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,7 +64,7 @@ from microbiome.taxonomy import Taxonomy, _read_gtdb, load_taxonomy
 log = logging.getLogger("microbiome")
 
 MAGIC = b"MBPROFDB"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 #: About this many hashes per bucket of the lookup table.
 BUCKET_LOAD = 4
 #: Long sequences are cut into pieces of this many bases (overlapping by l + w - 2).
@@ -66,6 +73,11 @@ PIECE = 1_000_000
 MERGE_EVERY = 32_000_000
 DEFAULT_K = 31
 DEFAULT_W = 15
+#: Read length of the k-mer distribution (Bracken's -r), and windows every read_length / 10 bases.
+DEFAULT_READ_LENGTH = 150
+DEFAULT_STEP_FRACTION = 10
+#: Kraken 2's default --minimum-hit-groups (the classifier's default too).
+DEFAULT_MIN_HIT_GROUPS = 2
 
 _KRAKEN_TAXID = re.compile(r"kraken:taxid\|(\d+)")
 _FASTA_SUFFIXES = (".fna", ".fa", ".fasta", ".ffn", ".fas", ".fsa", ".seq")
@@ -79,6 +91,9 @@ _SECTIONS = (
     ("parents", "<i4"),
     ("rank_codes", "<u2"),
     ("names", "u1"),
+    ("dist_species", "<i8"),
+    ("dist_taxids", "<i8"),
+    ("dist_fractions", "<f8"),
 )
 
 
@@ -127,6 +142,7 @@ class Database:
     buckets: np.ndarray
     genomes: tuple[Genome, ...]
     header: dict
+    distribution: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     @property
     def shift(self) -> np.uint64:
@@ -144,6 +160,29 @@ class Database:
             values, seed_mix(self.seed), self.hashes, self.nodes, self.buckets, self.shift, out
         )
         return out
+
+    def kmer_distribution(self) -> dict[int, dict[int, float]]:
+        """``{species_taxid: {assigned_taxid: fraction}}``: where the classifier puts reads of
+        ``read_length`` bases of each reference species (or strain); see
+        :func:`microbiome.profile.abundance.kmer_distribution`. Empty if no genome is at
+        species rank or below."""
+        out: dict[int, dict[int, float]] = {}
+        if self.distribution is None:
+            return out
+        species, taxids, fractions = self.distribution
+        for s, t, f in zip(species.tolist(), taxids.tolist(), fractions.tolist(), strict=True):
+            out.setdefault(int(s), {})[int(t)] = float(f)
+        return out
+
+    def genome_sizes(self) -> dict[int, float]:
+        """Species taxid -> genome size in bp (the mean over the species' genomes, strains
+        included), for cell abundance. Genomes above species rank are left out."""
+        sizes: dict[int, list[int]] = {}
+        for genome in self.genomes:
+            species = self.taxonomy.at_rank(genome.taxid, "species")
+            if species is not None:
+                sizes.setdefault(species, []).append(genome.length)
+        return {t: float(np.mean(v)) for t, v in sizes.items()}
 
 
 # --- sequence -> taxid -----------------------------------------------------------------------
@@ -281,6 +320,12 @@ def _expand(sequences: list[str | os.PathLike]) -> list[str]:
     return files
 
 
+def reference_files(sequences: list[str | os.PathLike]) -> list[str]:
+    """The reference files a build reads: files as given, folders as their FASTA and GenBank
+    files (sorted). InputError for a folder without any; ConfigError for no input."""
+    return _expand(sequences)
+
+
 def _is_sequence_file(name: str) -> bool:
     """True if a file name has a FASTA or GenBank extension (compressed or not)."""
     lower = name.lower()
@@ -416,6 +461,8 @@ def build_database(
     w: int = DEFAULT_W,
     seed: int = 0,
     threads: int = 2,
+    read_length: int = DEFAULT_READ_LENGTH,
+    step: int | None = None,
 ) -> dict:
     """Build a profiling database from reference sequences into the file ``out``.
 
@@ -434,7 +481,14 @@ def build_database(
     seed
         Seed of the minimizer hash.
     threads
-        Threads computing minimizers.
+        Threads computing minimizers and classifying windows.
+    read_length
+        Read length of the k-mer distribution stored for abundance estimation (Bracken's
+        ``-r``): the references are cut into windows of this length and classified against the
+        new database (confidence 0, Kraken 2's minimum of 2 hit groups).
+    step
+        Distance between window starts (default ``read_length // 10``; Bracken uses 1, which
+        is ten times slower and changes the fractions by well under a percent point).
 
     Returns
     -------
@@ -446,6 +500,11 @@ def build_database(
         raise ConfigError(f"window w must be a positive integer (got {w!r})")
     if threads < 1:
         raise ConfigError(f"threads must be at least 1 (got {threads})")
+    if not isinstance(read_length, int | np.integer) or read_length < 1:
+        raise ConfigError(f"read length must be a positive integer (got {read_length!r})")
+    step = max(1, read_length // DEFAULT_STEP_FRACTION) if step is None else step
+    if not isinstance(step, int | np.integer) or step < 1:
+        raise ConfigError(f"window step must be a positive integer (got {step!r})")
     started = time.monotonic()
     accessions: dict[str, int] = {}
     if isinstance(taxonomy, Taxonomy):
@@ -460,6 +519,7 @@ def build_database(
 
     table = _Table(tax)
     genomes: list[dict] = []
+    genome_paths: list[str] = []
     progress = _Progress()
     overlap = k + w - 2
     total_bases = 0
@@ -509,11 +569,11 @@ def build_database(
                         "minimizers": int(hashes.shape[0]),
                     }
                 )
+                genome_paths.append(file)
                 table.add(hashes, tax.node(taxid), len(genomes) - 1)
             if not groups:
                 raise InputError("file holds no sequence", file=file)
     table.merge()
-    progress.close()
     if table.keys.shape[0] == 0:
         raise InputError(
             f"no reference sequence has {k + w - 1} or more valid bases", file=", ".join(files)
@@ -561,6 +621,37 @@ def build_database(
     rank_index = {r: i for i, r in enumerate(rank_list)}
     rank_codes = np.array([rank_index[r] for r in pruned.ranks], dtype=np.uint16)
     names = "\n".join(n.replace("\n", " ") for n in pruned.names).encode("utf-8")
+
+    # The k-mer distribution needs the finished table: classify windows of the references
+    # against it in memory, then store the result in the same file. One file (rather than a
+    # sidecar next to it) keeps database and distribution from ever getting out of step, puts
+    # both under one checksum, and leaves the workflow one output to track; the price is a
+    # rebuild for another read length, which Bracken pays too.
+    dist_started = time.monotonic()
+    in_memory = Database(
+        os.fspath(out),
+        k,
+        w,
+        seed,
+        pruned,
+        hashes,
+        nodes,
+        buckets,
+        tuple(Genome(**g) for g in genomes),
+        {"bucket_bits": bits},
+    )
+    holders: dict[int, list[str]] = {}
+    for g, path in zip(genomes, genome_paths, strict=True):
+        if pruned.at_rank(g["taxid"], "species") is not None:
+            files_of = holders.setdefault(g["taxid"], [])
+            if path not in files_of:
+                files_of.append(path)
+    distribution = _build_distribution(
+        in_memory, holders, resolve, read_length, step, threads, progress
+    )
+    progress.close()
+    dist_species, dist_taxids, dist_fractions = _distribution_arrays(distribution)
+    dist_seconds = time.monotonic() - dist_started
     arrays = {
         "hashes": hashes,
         "nodes": nodes,
@@ -569,6 +660,9 @@ def build_database(
         "parents": pruned.parents,
         "rank_codes": rank_codes,
         "names": np.frombuffer(names, dtype=np.uint8),
+        "dist_species": dist_species,
+        "dist_taxids": dist_taxids,
+        "dist_fractions": dist_fractions,
     }
     sections = []
     offset = 0
@@ -598,6 +692,14 @@ def build_database(
         "bases": total_bases,
         "genomes": genomes,
         "taxon_summary": taxa,
+        "kmer_distribution": {
+            "read_length": read_length,
+            "step": step,
+            "confidence": 0.0,
+            "min_hit_groups": DEFAULT_MIN_HIT_GROUPS,
+            "species": len(distribution),
+            "seconds": round(dist_seconds, 2),
+        },
         "build_seconds": round(time.monotonic() - started, 2),
     }
     text = json.dumps(header, separators=(",", ":")).encode()
@@ -606,16 +708,94 @@ def build_database(
         f.write(MAGIC + struct.pack("<I", len(text) + pad) + text + b" " * pad)
         for blob in blobs:
             f.write(blob)
+    # Times go to the header (build_seconds) and -v, so the log is the same on every run.
     log.info(
-        "database %s: %d genomes, %d taxa, %d minimizers, %.1f Mbp, %.1f s",
+        "database %s: %d genomes, %d taxa, %d minimizers, %.1f Mbp, %d bytes, k-mer "
+        "distribution of %d species for %d bp reads",
         os.fspath(out),
         len(genomes),
         len(pruned),
         hashes.shape[0],
         total_bases / 1e6,
+        os.path.getsize(out),
+        len(distribution),
+        read_length,
+    )
+    log.debug(
+        "database build took %.1f s (k-mer distribution %.1f s)",
         time.monotonic() - started,
+        dist_seconds,
     )
     return header
+
+
+class _ReferenceSequences(Mapping):
+    """Taxid -> its reference sequences (bytes), read from disk only when asked for, so the
+    k-mer distribution holds one species' sequences in memory at a time."""
+
+    def __init__(self, holders: dict[int, list[str]], resolve: _TaxidResolver, progress: _Progress):
+        self.holders = holders
+        self.resolve = resolve
+        self.progress = progress
+
+    def __getitem__(self, taxid: int) -> Iterator[bytes]:
+        files = self.holders[taxid]  # KeyError for others, as a mapping should
+
+        def sequences() -> Iterator[bytes]:
+            for file in files:
+                for header, seq, given in _records(file):
+                    if self.resolve(file, header, given) == taxid:
+                        yield seq.tobytes()
+
+        return sequences()
+
+    def __iter__(self) -> Iterator[int]:
+        for n, taxid in enumerate(self.holders, 1):
+            self.progress.update(
+                f"database: k-mer distribution, species {n} of {len(self.holders)}"
+            )
+            yield taxid
+
+    def __len__(self) -> int:
+        return len(self.holders)
+
+
+def _build_distribution(
+    db: Database,
+    holders: dict[int, list[str]],
+    resolve: _TaxidResolver,
+    read_length: int,
+    step: int,
+    threads: int,
+    progress: _Progress,
+) -> dict[int, dict[int, float]]:
+    """Bracken's k-mer distribution of every species-level taxid of the references.
+
+    ``holders`` maps each genome taxid at species rank or below to the files holding it.
+    """
+    from microbiome.profile.abundance import kmer_distribution
+    from microbiome.profile.classify import classify_sequences
+
+    if not holders:
+        log.warning("no reference genome is at species rank or below: no k-mer distribution")
+        return {}
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        return kmer_distribution(
+            _ReferenceSequences(holders, resolve, progress),
+            lambda windows: classify_sequences(db, windows, threads=threads, pool=pool),
+            read_length=read_length,
+            step=step,
+        )
+
+
+def _distribution_arrays(
+    distribution: dict[int, dict[int, float]],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rows = [(s, t, f) for s in sorted(distribution) for t, f in sorted(distribution[s].items())]
+    species = np.array([r[0] for r in rows], dtype=np.int64)
+    taxids = np.array([r[1] for r in rows], dtype=np.int64)
+    fractions = np.array([r[2] for r in rows], dtype=np.float64)
+    return species, taxids, fractions
 
 
 def read_header(path: str | os.PathLike) -> tuple[dict, int]:
@@ -679,6 +859,7 @@ def load_database(path: str | os.PathLike, *, verify: bool = True) -> Database:
         tuple(names),
     )
     genomes = tuple(Genome(**g) for g in header["genomes"])
+    distribution = (arrays["dist_species"], arrays["dist_taxids"], arrays["dist_fractions"])
     return Database(
         path,
         header["k"],
@@ -690,6 +871,7 @@ def load_database(path: str | os.PathLike, *, verify: bool = True) -> Database:
         arrays["buckets"],
         genomes,
         header,
+        distribution,
     )
 
 
@@ -712,6 +894,7 @@ def summary_table(header: dict) -> str:
 
 __all__ = [
     "DEFAULT_K",
+    "DEFAULT_READ_LENGTH",
     "DEFAULT_W",
     "FORMAT_VERSION",
     "Database",
@@ -720,5 +903,6 @@ __all__ = [
     "load_database",
     "read_header",
     "read_seqid2taxid",
+    "reference_files",
     "summary_table",
 ]

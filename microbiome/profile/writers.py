@@ -213,6 +213,116 @@ def read_kraken_report(path: str | os.PathLike) -> pd.DataFrame:
     )
 
 
+#: Ranks of Kraken's one-letter codes (the inverse of KRAKEN_RANK_CODES; D is a superkingdom).
+_KRAKEN_CODE_RANKS = {
+    "R": "no rank",
+    "D": "superkingdom",
+    "K": "kingdom",
+    "P": "phylum",
+    "C": "class",
+    "O": "order",
+    "F": "family",
+    "G": "genus",
+    "S": "species",
+}
+
+
+def classification_from_kraken_report(
+    path: str | os.PathLike,
+) -> tuple[Classification, Taxonomy]:
+    """A Kraken 2 report as a classification and the taxonomy it spans.
+
+    The report is enough on its own: each line gives a taxon's direct reads, and its
+    indentation (two spaces per level) and rank code give the tree of every taxon with reads,
+    with the ancestors of each. So a sample classified by Kraken 2 (or Bracken's
+    ``--out-report``) flows into the same rank tables, CAMI profiles and merged tables as one
+    classified by ``microbiome classify``, without the Kraken 2 database's taxonomy.
+
+    Rank codes become ranks (``D`` superkingdom, ``K``, ``P``, ``C``, ``O``, ``F``, ``G``,
+    ``S``); numbered codes (``S1``, ``G1``, ``R1``) and ``R`` become ``no rank``. Taxa at depth 0
+    other than the root (reports without a root line) hang below a root of taxid 1.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A Kraken 2 report (6 or 8 columns; gzip read transparently).
+
+    Returns
+    -------
+    classification : Classification
+        ``direct_counts`` from column 3 (key 0: the ``unclassified`` line), ``total_reads``
+        their sum.
+    taxonomy : Taxonomy
+        The taxa of the report.
+
+    Raises
+    ------
+    InputError
+        Naming the file for a malformed line, a taxid given twice, an indentation that skips a
+        level, or clade counts that do not add up (a truncated or edited report).
+    """
+    from microbiome.profile.classify import Classification
+    from microbiome.taxonomy import ROOT_TAXID, Taxonomy
+
+    path = os.fspath(path)
+    report = read_kraken_report(path)
+    unclassified = int(report.loc[report["taxid"] == 0, "direct_reads"].sum())
+    rows = report[report["taxid"] != 0]
+    parent_of: dict[int, int] = {ROOT_TAXID: ROOT_TAXID}
+    ranks: dict[int, str] = {ROOT_TAXID: "no rank"}
+    names: dict[int, str] = {ROOT_TAXID: "root"}
+    direct: dict[int, int] = {}
+    clade: dict[int, int] = {}
+    stack: list[int] = []  # taxid at each depth of the current path
+    for taxid, depth, code, name, reads, in_clade in zip(
+        rows["taxid"].tolist(),
+        rows["depth"].tolist(),
+        rows["rank_code"].tolist(),
+        rows["name"].tolist(),
+        rows["direct_reads"].tolist(),
+        rows["clade_reads"].tolist(),
+        strict=True,
+    ):
+        if taxid in direct:
+            raise InputError(f"taxid {taxid} ({name}) appears twice in the report", file=path)
+        if depth > len(stack):
+            raise InputError(
+                f"taxid {taxid} ({name}) is indented {depth} levels below the root, but its "
+                f"parent is missing (the line above is {len(stack) - 1} levels deep)",
+                file=path,
+            )
+        del stack[depth:]
+        if taxid != ROOT_TAXID:
+            parent_of[taxid] = stack[-1] if stack else ROOT_TAXID
+            ranks[taxid] = _KRAKEN_CODE_RANKS.get(code, "no rank")
+            names[taxid] = name
+        stack.append(taxid)
+        direct[taxid] = int(reads)
+        clade[taxid] = int(in_clade)
+    # Each clade count is the taxon's direct reads plus its children's clade reads.
+    sums = dict(direct)
+    for taxid in reversed(list(direct)):
+        parent = parent_of[taxid]
+        if taxid != ROOT_TAXID and parent in sums:
+            sums[parent] += sums[taxid]
+    for taxid, expected in clade.items():
+        if sums[taxid] != expected:
+            raise InputError(
+                f"taxid {taxid} ({names[taxid]}) has {expected} reads in its clade but its own "
+                f"and its children's add up to {sums[taxid]} (truncated or edited report?)",
+                file=path,
+            )
+    taxonomy = Taxonomy.from_edges(parent_of, ranks, names, source=path)
+    counts = {0: unclassified, **{t: r for t, r in direct.items() if r}}
+    classification = Classification(
+        direct_counts=counts,
+        total_reads=unclassified + sum(direct.values()),
+        unclassified=unclassified,
+        database=path,
+    )
+    return classification, taxonomy
+
+
 # --- lineages -----------------------------------------------------------------------------------
 
 

@@ -15,11 +15,13 @@ ENVS = sorted((ROOT / "envs").glob("*.yaml"))
 
 
 def rule_blocks():
-    """(file, rule name, text of the rule) for every rule in workflow/rules/."""
+    """(file, rule name, text of the rule) for every rule in workflow/rules/, also the rules
+    defined inside an `if` block (indented)."""
     for path in RULES:
         text = path.read_text()
-        for match in re.finditer(r"^rule (\w+):\n((?:[ \t]+.*\n|\n)*)", text, re.M):
-            yield path.name, match.group(1), match.group(2)
+        pattern = r"^(?P<indent>[ \t]*)rule (\w+):\n((?:(?P=indent)[ \t]+.*\n|\n)*)"
+        for match in re.finditer(pattern, text, re.M):
+            yield path.name, match.group(2), match.group(3)
 
 
 @pytest.mark.parametrize(("file", "rule", "body"), list(rule_blocks()), ids=lambda v: str(v)[:30])

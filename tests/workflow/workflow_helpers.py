@@ -43,7 +43,8 @@ def make_workdir(tmp_path: Path, sheet_rows: list[str] | None = None, name: str 
         sheet.write_text("\n".join(["sample_id\tfastq_1\tfastq_2", *sheet_rows]) + "\n")
     config = (ROOT / "config" / "config.yaml").read_text()
     config = config.replace("samples: config/samples.tsv", f"samples: {sheet}")
-    config = config.replace("- test_data/", f"- {TEST_DATA}/")  # host references
+    config = config.replace("- test_data/", f"- {TEST_DATA}/")  # host and profile references
+    config = config.replace(": test_data/", f": {TEST_DATA}/")  # taxonomy, seqid2taxid
     (work / "config" / "config.yaml").write_text(config)
     return work
 

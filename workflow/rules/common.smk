@@ -124,14 +124,95 @@ def qc_outputs(layout):
     return outputs
 
 
+def profile_check():
+    """Stop at start-up, saying which keys to set, when the profile stage lacks its database."""
+    cfg = config["profile"]
+    if not cfg["activate"]:
+        return
+    if cfg["profiler"] == "kraken2":
+        if not cfg["kraken2_db"]:
+            raise WorkflowError("profile.profiler is kraken2: set profile.kraken2_db to the"
+                                " folder of a Kraken 2 database (hash.k2d, opts.k2d, taxo.k2d)")
+    elif not cfg["database"] and not (cfg["references"] and cfg["taxonomy"]):
+        raise WorkflowError("profile: set profile.references and profile.taxonomy (to build the"
+                            " database) or profile.database (a prebuilt one), or turn the stage"
+                            " off with profile.activate: false")
+
+
+def profile_db():
+    """The database the classification reads: prebuilt, or built into resources/db/."""
+    cfg = config["profile"]
+    if cfg["profiler"] == "kraken2":
+        # Its files, so that memory scales with the database's size (a folder has none).
+        return [os.path.join(cfg["kraken2_db"], f) for f in ("hash.k2d", "opts.k2d", "taxo.k2d")]
+    return cfg["database"] or "resources/db/profile.mbdb"
+
+
+def profile_reference_files():
+    """Every reference file of the database build (folders expanded), as inputs to track."""
+    from microbiome.profile.database import reference_files
+
+    try:
+        return reference_files(config["profile"]["references"])
+    except MicrobiomeError as exc:
+        raise WorkflowError(f"profile.references: {exc}") from None
+
+
+def profile_taxonomy_files():
+    """The taxonomy's files: nodes.dmp and names.dmp of a taxdump folder, or the GTDB TSV."""
+    path = config["profile"]["taxonomy"]
+    if os.path.isdir(path):
+        return [os.path.join(path, "nodes.dmp"), os.path.join(path, "names.dmp")]
+    return [path]
+
+
+def profile_taxonomy_arg(wildcards, input):
+    """The --taxonomy of the build, from its input files: the taxdump folder or the TSV."""
+    files = list(input.taxonomy)
+    return os.path.dirname(files[0]) if len(files) == 2 else files[0]
+
+
+def profile_reads(wildcards):
+    """The QC'd reads of a sample: R1 and R2 of a pair, or the single-end file."""
+    if SAMPLES.loc[wildcards.sample, "layout"] == "single":
+        return [f"results/qc/{wildcards.sample}.fastq.gz"]
+    return expand("results/qc/{sample}_{mate}.fastq.gz", sample=wildcards.sample,
+                  mate=("R1", "R2"))
+
+
+def profile_outputs():
+    """Named outputs of a sample's classification (per-read output when asked for)."""
+    outputs = {
+        "report": "results/profile/{sample}.kreport",
+        "cami": "results/profile/{sample}.cami",
+        "tsv": "results/profile/{sample}.tsv",
+    }
+    if config["profile"]["per_read_output"]:
+        outputs["reads"] = "results/profile/{sample}.reads.gz"
+    return outputs
+
+
+#: The cohort tables of merge-profiles: one counts and one relative table per rank.
+PROFILE_RANKS = ("superkingdom", "phylum", "class", "order", "family", "genus", "species")
+
+
 def all_outputs():
     """Every final output of the stages in this workflow."""
-    return [
+    outputs = [
         *expand("results/stats/{sample}.json", sample=SAMPLES.index),
         "results/stats/read_stats.tsv",
         *expand("results/qc/{sample}.qc.json", sample=SAMPLES.index),
         "results/qc/qc_summary.tsv",
     ]
+    if config["profile"]["activate"]:
+        outputs += expand("results/profile/{sample}.tsv", sample=SAMPLES.index)
+        outputs += expand("results/tables/{rank}.{kind}.tsv", rank=PROFILE_RANKS,
+                          kind=("counts", "relative"))
+        outputs += ["results/tables/profiles.long.tsv", "results/tables/profiles.biom"]
+    return outputs
+
+
+profile_check()
 
 
 def check_slurm():

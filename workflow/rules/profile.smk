@@ -1,0 +1,170 @@
+# Taxonomic profiling: the database (built once), each sample's classification, cohort tables.
+
+
+localrules:
+    merge_profiles,
+
+
+if config["profile"]["activate"] and config["profile"]["profiler"] == "microbiome" and not config[
+    "profile"
+]["database"]:
+
+    rule profile_database:
+        input:
+            references=profile_reference_files(),
+            taxonomy=profile_taxonomy_files(),
+            seqid2taxid=config["profile"]["seqid2taxid"] or [],
+        output:
+            db="resources/db/profile.mbdb",
+            summary="resources/db/profile.summary.tsv",
+        log:
+            "logs/profile/database.log",
+        benchmark:
+            "results/benchmarks/profile/database.tsv"
+        params:
+            references=config["profile"]["references"],
+            taxonomy=profile_taxonomy_arg,
+            seqid2taxid=lambda wildcards, input: (
+                f"--seqid2taxid {input.seqid2taxid!r}" if input.seqid2taxid else ""
+            ),
+            k=config["profile"]["k"],
+            w=config["profile"]["w"],
+            read_length=config["profile"]["read_length"],
+        threads: config["profile"]["threads"]
+        resources:
+            **resources_for("profile"),
+        conda:
+            "../../envs/microbiome.yaml"
+        shell:
+            "microbiome db build --sequences {params.references:q} --taxonomy {params.taxonomy:q}"
+            " {params.seqid2taxid} -k {params.k} -w {params.w} --read-length {params.read_length}"
+            " -t {threads} -o {output.db} > {output.summary} 2> {log}"
+
+
+if config["profile"]["profiler"] == "kraken2":
+
+    rule kraken2:
+        input:
+            reads=profile_reads,
+            db=profile_db(),
+        output:
+            report="results/profile/{sample}.kreport",
+            **(
+                {"reads": "results/profile/{sample}.reads.gz"}
+                if config["profile"]["per_read_output"]
+                else {}
+            ),
+        log:
+            "logs/profile/{sample}.log",
+        benchmark:
+            "results/benchmarks/profile/{sample}.tsv"
+        params:
+            db=config["profile"]["kraken2_db"],
+            paired=lambda wildcards, input: "--paired" if len(input.reads) == 2 else "",
+            confidence=config["profile"]["confidence"],
+            min_hit_groups=config["profile"]["min_hit_groups"],
+            # Kraken 2 writes plain text; "-" switches the per-read output off.
+            output=lambda wildcards: (
+                f"results/profile/{wildcards.sample}.reads"
+                if config["profile"]["per_read_output"]
+                else "-"
+            ),
+        threads: config["profile"]["threads"]
+        resources:
+            **resources_for("profile", mem_input="db"),
+        conda:
+            "../../envs/kraken2.yaml"
+        shell:
+            "(kraken2 --db {params.db:q} --threads {threads} --confidence {params.confidence}"
+            " --minimum-hit-groups {params.min_hit_groups} --gzip-compressed {params.paired}"
+            " --report {output.report} --output {params.output} {input.reads:q}"
+            " && if [ {params.output} != - ]; then gzip -f {params.output}; fi) 2> {log}"
+
+    rule profile_import:
+        input:
+            report="results/profile/{sample}.kreport",
+        output:
+            cami="results/profile/{sample}.cami",
+            tsv="results/profile/{sample}.tsv",
+        log:
+            "logs/profile/{sample}.import.log",
+        threads: 1
+        resources:
+            mem_mb=500,
+            runtime=10,
+        conda:
+            "../../envs/microbiome.yaml"
+        shell:
+            "microbiome classify-import --kraken-report {input.report} -s {wildcards.sample}"
+            " --cami {output.cami} --tsv {output.tsv} 2> {log}"
+
+else:
+
+    rule classify:
+        input:
+            reads=profile_reads,
+            db=profile_db(),
+        output:
+            **profile_outputs(),
+        log:
+            "logs/profile/{sample}.log",
+        benchmark:
+            "results/benchmarks/profile/{sample}.tsv"
+        params:
+            reads=lambda wildcards, input: " ".join(
+                f"-{i} {path!r}" for i, path in enumerate(input.reads, 1)
+            ),
+            per_read=lambda wildcards, output: (
+                f"--output {output.reads}" if config["profile"]["per_read_output"] else ""
+            ),
+            confidence=config["profile"]["confidence"],
+            min_hit_groups=config["profile"]["min_hit_groups"],
+            abundance=config["profile"]["abundance"],
+            abundance_type=config["profile"]["abundance_type"],
+            min_reads=config["profile"]["min_reads"],
+        threads: config["profile"]["threads"]
+        resources:
+            **resources_for("profile", mem_input="db"),
+        conda:
+            "../../envs/microbiome.yaml"
+        shell:
+            "microbiome classify --db {input.db} {params.reads} -s {wildcards.sample}"
+            " -t {threads} --confidence {params.confidence}"
+            " --min-hit-groups {params.min_hit_groups} --abundance {params.abundance}"
+            " --abundance-type {params.abundance_type} --min-reads {params.min_reads}"
+            " --report {output.report} --cami {output.cami} --tsv {output.tsv}"
+            " {params.per_read} 2> {log}"
+
+
+# A few seconds on the submitting machine: not worth a place in the cluster's queue.
+rule merge_profiles:
+    input:
+        expand("results/profile/{sample}.tsv", sample=SAMPLES.index),
+    output:
+        relative=[
+            report(
+                f"results/tables/{rank}.relative.tsv",
+                caption="../report/profiles_relative.rst",
+                category="Taxonomic profiles",
+                labels={"rank": rank, "table": "relative abundance"},
+            )
+            for rank in PROFILE_RANKS
+        ],
+        counts=expand("results/tables/{rank}.counts.tsv", rank=PROFILE_RANKS),
+        long=report(
+            "results/tables/profiles.long.tsv",
+            caption="../report/profiles_long.rst",
+            category="Taxonomic profiles",
+            labels={"rank": "all", "table": "long"},
+        ),
+        biom="results/tables/profiles.biom",
+    log:
+        "logs/profile/merge.log",
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../../envs/microbiome.yaml"
+    shell:
+        "microbiome merge-profiles {input} -o results/tables 2> {log}"
