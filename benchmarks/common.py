@@ -133,3 +133,42 @@ def timed(command: list[str], *, env: dict | None = None, stdout=subprocess.DEVN
 def best_of(runs: int, command: list[str], **kwargs) -> Timing:
     """The fastest of ``runs`` runs (peak memory of that run)."""
     return min((timed(command, **kwargs) for _ in range(runs)), key=lambda t: t.wall)
+
+
+def fasta_length(path: Path) -> int:
+    """Total bases of a FASTA file (plain or gzip)."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    total = 0
+    with opener(path, "rt") as f:
+        for line in f:
+            if not line.startswith(">"):
+                total += len(line.strip())
+    return total
+
+
+def art_pairs(
+    reference: Path, n_pairs: int, prefix: Path, *, length: int = 150, seed: int = 7
+) -> tuple[Path, Path]:
+    """At least ``n_pairs`` ART HiSeq 2500 pairs from one plain FASTA: ``prefix``1.fq, 2.fq.
+
+    The fold coverage is derived from the reference's size; when records shorter than the
+    fragments (gene sets) yield too few pairs, the run is repeated with a higher fold. Read names
+    are ART's (``<record>-<n>/1``); the caller takes the first ``n_pairs``.
+    """
+    art = need("art_illumina", "art-nextgen-simulation-tools")
+    fold = max(n_pairs * 2 * length / max(fasta_length(reference), 1) * 1.05, 0.01)
+    for _ in range(6):
+        subprocess.run(
+            [art, "-ss", "HS25", "-i", str(reference), "-p", "-l", str(length), "-m", "300",
+             "-s", "30", "-f", f"{fold:.5f}", "-na", "-rs", str(seed), "-o", str(prefix)],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        fq1, fq2 = Path(f"{prefix}1.fq"), Path(f"{prefix}2.fq")
+        with open(fq1, "rb") as f:
+            made = sum(1 for _ in f) // 4
+        if made >= n_pairs:
+            return fq1, fq2
+        fold *= 1.3 * n_pairs / max(made, 1)
+    sys.exit(f"benchmark: ART made {made} of {n_pairs} pairs from {reference}")
