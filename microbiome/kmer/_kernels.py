@@ -89,6 +89,13 @@ def fmix64(x):
 
 
 @numba.njit(cache=True, nogil=True)
+def hash_values(values, mix, out):
+    """``out[i] = fmix64(values[i] ^ mix)`` (uint64): the seeded hash of packed k-mers."""
+    for i in range(values.shape[0]):
+        out[i] = fmix64(values[i] ^ mix)
+
+
+@numba.njit(cache=True, nogil=True)
 def home_slot(r, capacity):
     """Home slot of remainder ``r`` in a table of ``capacity`` slots (multiply-shift range)."""
     return np.int64(((fmix64(r) >> np.uint64(32)) * np.uint64(capacity)) >> np.uint64(32))

@@ -113,9 +113,25 @@ def seed_mix(seed: int) -> np.uint64:
 
 
 def hash_kmers(kmers: np.ndarray, seed: int = 0) -> np.ndarray:
-    """The seeded 64-bit hash used by sketches and minimizer order (vectorised, for tests)."""
-    mix = seed_mix(seed)
-    return np.array([_kernels.fmix64(np.uint64(x) ^ mix) for x in kmers], dtype=np.uint64)
+    """The seeded 64-bit hash used by sketches and minimizer order, of each packed k-mer."""
+    kmers = np.ascontiguousarray(kmers, dtype=np.uint64)
+    out = np.empty_like(kmers)
+    _kernels.hash_values(kmers, seed_mix(seed), out)
+    return out
+
+
+def sequence_pieces(seq: np.ndarray, l: int, w: int, piece: int = 1_000_000):  # noqa: E741
+    """Overlapping pieces of a long sequence (a chromosome) whose minimizers, together, are those
+    of the whole: consecutive pieces overlap by ``l + w - 2`` bases, one window of l-mers."""
+    overlap = l + w - 2
+    for start in range(0, max(seq.shape[0] - overlap, 1), piece):
+        yield seq[start : start + piece + overlap]
+
+
+def minimizer_hashes(seq: np.ndarray, l: int, w: int, seed: int = 0) -> np.ndarray:  # noqa: E741
+    """Sorted distinct seeded hashes of the window minimizers of one sequence."""
+    offsets = np.array([0, seq.shape[0]], dtype=np.int64)
+    return np.unique(hash_kmers(batch_minimizers(seq, offsets, l, w, seed).values, seed))
 
 
 @dataclass(frozen=True)
@@ -193,6 +209,8 @@ __all__ = [
     "check_k",
     "encode",
     "hash_kmers",
+    "minimizer_hashes",
+    "sequence_pieces",
     "kmer_to_string",
     "pack_reads",
     "reverse_complement_kmer",

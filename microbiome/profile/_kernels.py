@@ -20,13 +20,6 @@ from microbiome.taxonomy._kernels import is_ancestor, lca
 
 
 @numba.njit(cache=True, nogil=True)
-def hash_values(values, mix, out):
-    """``out[i] = fmix64(values[i] ^ mix)`` (uint64): the seeded minimizer hash."""
-    for i in range(values.shape[0]):
-        out[i] = fmix64(values[i] ^ mix)
-
-
-@numba.njit(cache=True, nogil=True)
 def reduce_runs(keys, nodes, owners, parents, depth, out_keys, out_nodes, out_owners):
     """Collapse runs of equal ``keys`` (sorted uint64) into one entry each.
 

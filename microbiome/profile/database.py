@@ -57,7 +57,7 @@ from microbiome import __version__
 from microbiome.errors import ConfigError, DatabaseError, InputError
 from microbiome.io.atomic import atomic_path
 from microbiome.io.reads import read_batches
-from microbiome.kmer.encoding import batch_minimizers, check_k, seed_mix
+from microbiome.kmer.encoding import check_k, minimizer_hashes, seed_mix, sequence_pieces
 from microbiome.profile import _kernels
 from microbiome.taxonomy import Taxonomy, _read_gtdb, load_taxonomy
 
@@ -381,20 +381,6 @@ def _records(path: str) -> Iterator[tuple[str, np.ndarray, int | None]]:
             yield batch.name(r), batch.seq[batch.offsets[r] : batch.offsets[r + 1]], None
 
 
-def _pieces(seq: np.ndarray, overlap: int) -> Iterator[np.ndarray]:
-    for start in range(0, max(seq.shape[0] - overlap, 1), PIECE):
-        yield seq[start : start + PIECE + overlap]
-
-
-def _piece_hashes(piece: np.ndarray, k: int, w: int, seed: int) -> np.ndarray:
-    """Sorted distinct seeded minimizer hashes of one piece of sequence."""
-    offsets = np.array([0, piece.shape[0]], dtype=np.int64)
-    values = batch_minimizers(piece, offsets, k, w, seed).values
-    hashed = np.empty_like(values)
-    _kernels.hash_values(values, seed_mix(seed), hashed)
-    return np.unique(hashed)
-
-
 class _Progress:
     """One status line on stderr, redrawn at most once a second, only on a terminal."""
 
@@ -521,7 +507,6 @@ def build_database(
     genomes: list[dict] = []
     genome_paths: list[str] = []
     progress = _Progress()
-    overlap = k + w - 2
     total_bases = 0
     with ThreadPoolExecutor(max_workers=threads) as pool:
         for file in files:
@@ -549,7 +534,8 @@ def build_database(
                 group["length"] += int(seq.shape[0])
                 total_bases += int(seq.shape[0])
                 parts.setdefault(taxid, []).extend(
-                    pool.submit(_piece_hashes, piece, k, w, seed) for piece in _pieces(seq, overlap)
+                    pool.submit(minimizer_hashes, piece, k, w, seed)
+                    for piece in sequence_pieces(seq, k, w, PIECE)
                 )
                 progress.update(
                     f"database: {len(genomes) + len(groups)} genomes, {total_bases / 1e6:.1f} Mbp"

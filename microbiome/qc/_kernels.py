@@ -57,13 +57,6 @@ def count_n(seq, offsets, out):
 
 
 @numba.njit(cache=True, nogil=True)
-def hash_values(values, mix, out):
-    """Seeded 64-bit hash (fmix64 of value XOR mix) of each value."""
-    for i in range(values.shape[0]):
-        out[i] = fmix64(values[i] ^ mix)
-
-
-@numba.njit(cache=True, nogil=True)
 def index_hits(values, reads, mix, hashes, buckets, shift, hits, totals):
     """Count, per read, its minimizers (``values``, of reads ``reads``) found in a hashed index.
 

@@ -26,7 +26,13 @@ from microbiome import __version__
 from microbiome.errors import ConfigError, DatabaseError, InputError
 from microbiome.io.atomic import atomic_path
 from microbiome.io.reads import ReadBatch, read_batches
-from microbiome.kmer.encoding import batch_minimizers, check_k, seed_mix
+from microbiome.kmer.encoding import (
+    batch_minimizers,
+    check_k,
+    minimizer_hashes,
+    seed_mix,
+    sequence_pieces,
+)
 from microbiome.qc import _kernels
 
 MAGIC = b"MBHOSTIX"
@@ -73,11 +79,6 @@ class HostIndex:
         return hits, totals
 
 
-def _pieces(seq: np.ndarray, overlap: int):
-    for start in range(0, max(seq.shape[0] - overlap, 1), PIECE):
-        yield seq[start : start + PIECE + overlap]
-
-
 def build_host_index(
     references: list[str | os.PathLike],
     out: str | os.PathLike,
@@ -100,12 +101,8 @@ def build_host_index(
             for r in range(len(batch)):
                 seq = batch.seq[batch.offsets[r] : batch.offsets[r + 1]]
                 bases += seq.shape[0]
-                for piece in _pieces(seq, l + w - 2):
-                    offsets = np.array([0, piece.shape[0]], dtype=np.int64)
-                    values = batch_minimizers(piece, offsets, l, w, seed).values
-                    hashed = np.empty_like(values)
-                    _kernels.hash_values(values, seed_mix(seed), hashed)
-                    parts.append(np.unique(hashed))
+                for piece in sequence_pieces(seq, l, w, PIECE):
+                    parts.append(minimizer_hashes(piece, l, w, seed))
     hashes = np.unique(np.concatenate(parts)) if parts else np.empty(0, np.uint64)
     if hashes.shape[0] == 0:
         raise InputError(
