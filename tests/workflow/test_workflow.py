@@ -19,6 +19,15 @@ from workflow_helpers import (
 )
 
 
+def test_snakefmt_is_clean():
+    result = subprocess.run(
+        [sys.executable, "-m", "snakefmt", "--check", str(ROOT / "workflow")],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr + result.stdout
+
+
 def test_lint_is_clean():
     result = snakemake(ROOT, "--lint")
     assert result.returncode == 0, result.stderr

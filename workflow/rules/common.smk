@@ -87,8 +87,15 @@ def host_index_files():
     if not config["qc"]["host_references"]:
         return []
     if config["qc"]["host_method"] == "bowtie2":
-        return multiext(host_index_path(), ".1.bt2", ".2.bt2", ".3.bt2", ".4.bt2", ".rev.1.bt2",
-                        ".rev.2.bt2")
+        return multiext(
+            host_index_path(),
+            ".1.bt2",
+            ".2.bt2",
+            ".3.bt2",
+            ".4.bt2",
+            ".rev.1.bt2",
+            ".rev.2.bt2",
+        )
     return [host_index_path()]
 
 
@@ -99,7 +106,11 @@ def host_index_prefix(first_file):
 
 def host_index_flags():
     qc = config["qc"]
-    return "--bowtie2" if qc["host_method"] == "bowtie2" else f"-l {qc['host_l']} -w {qc['host_w']}"
+    return (
+        "--bowtie2"
+        if qc["host_method"] == "bowtie2"
+        else f"-l {qc['host_l']} -w {qc['host_w']}"
+    )
 
 
 def qc_host_flags(wildcards, input):
@@ -118,7 +129,10 @@ def qc_outputs(layout):
     outputs = {"json": "results/qc/{sample}.qc.json"}
     if layout == "single":
         return outputs | {"reads": "results/qc/{sample}.fastq.gz"}
-    outputs |= {"r1": "results/qc/{sample}_R1.fastq.gz", "r2": "results/qc/{sample}_R2.fastq.gz"}
+    outputs |= {
+        "r1": "results/qc/{sample}_R1.fastq.gz",
+        "r2": "results/qc/{sample}_R2.fastq.gz",
+    }
     if config["qc"]["keep_singletons"]:
         outputs["singletons"] = "results/qc/{sample}_singletons.fastq.gz"
     return outputs
@@ -131,12 +145,16 @@ def profile_check():
         return
     if cfg["profiler"] == "kraken2":
         if not cfg["kraken2_db"]:
-            raise WorkflowError("profile.profiler is kraken2: set profile.kraken2_db to the"
-                                " folder of a Kraken 2 database (hash.k2d, opts.k2d, taxo.k2d)")
+            raise WorkflowError(
+                "profile.profiler is kraken2: set profile.kraken2_db to the"
+                " folder of a Kraken 2 database (hash.k2d, opts.k2d, taxo.k2d)"
+            )
     elif not cfg["database"] and not (cfg["references"] and cfg["taxonomy"]):
-        raise WorkflowError("profile: set profile.references and profile.taxonomy (to build the"
-                            " database) or profile.database (a prebuilt one), or turn the stage"
-                            " off with profile.activate: false")
+        raise WorkflowError(
+            "profile: set profile.references and profile.taxonomy (to build the"
+            " database) or profile.database (a prebuilt one), or turn the stage"
+            " off with profile.activate: false"
+        )
 
 
 def profile_db():
@@ -144,7 +162,10 @@ def profile_db():
     cfg = config["profile"]
     if cfg["profiler"] == "kraken2":
         # Its files, so that memory scales with the database's size (a folder has none).
-        return [os.path.join(cfg["kraken2_db"], f) for f in ("hash.k2d", "opts.k2d", "taxo.k2d")]
+        return [
+            os.path.join(cfg["kraken2_db"], f)
+            for f in ("hash.k2d", "opts.k2d", "taxo.k2d")
+        ]
     return cfg["database"] or "resources/db/profile.mbdb"
 
 
@@ -176,8 +197,11 @@ def profile_reads(wildcards):
     """The QC'd reads of a sample: R1 and R2 of a pair, or the single-end file."""
     if SAMPLES.loc[wildcards.sample, "layout"] == "single":
         return [f"results/qc/{wildcards.sample}.fastq.gz"]
-    return expand("results/qc/{sample}_{mate}.fastq.gz", sample=wildcards.sample,
-                  mate=("R1", "R2"))
+    return expand(
+        "results/qc/{sample}_{mate}.fastq.gz",
+        sample=wildcards.sample,
+        mate=("R1", "R2"),
+    )
 
 
 def profile_outputs():
@@ -193,7 +217,15 @@ def profile_outputs():
 
 
 #: The cohort tables of merge-profiles: one counts and one relative table per rank.
-PROFILE_RANKS = ("superkingdom", "phylum", "class", "order", "family", "genus", "species")
+PROFILE_RANKS = (
+    "superkingdom",
+    "phylum",
+    "class",
+    "order",
+    "family",
+    "genus",
+    "species",
+)
 
 
 def all_outputs():
@@ -206,8 +238,11 @@ def all_outputs():
     ]
     if config["profile"]["activate"]:
         outputs += expand("results/profile/{sample}.tsv", sample=SAMPLES.index)
-        outputs += expand("results/tables/{rank}.{kind}.tsv", rank=PROFILE_RANKS,
-                          kind=("counts", "relative"))
+        outputs += expand(
+            "results/tables/{rank}.{kind}.tsv",
+            rank=PROFILE_RANKS,
+            kind=("counts", "relative"),
+        )
         outputs += ["results/tables/profiles.long.tsv", "results/tables/profiles.biom"]
     return outputs
 

@@ -5,9 +5,11 @@ localrules:
     merge_profiles,
 
 
-if config["profile"]["activate"] and config["profile"]["profiler"] == "microbiome" and not config[
-    "profile"
-]["database"]:
+if (
+    config["profile"]["activate"]
+    and config["profile"]["profiler"] == "microbiome"
+    and not config["profile"]["database"]
+):
 
     rule profile_database:
         input:
@@ -21,6 +23,11 @@ if config["profile"]["activate"] and config["profile"]["profiler"] == "microbiom
             "logs/profile/database.log",
         benchmark:
             "results/benchmarks/profile/database.tsv"
+        conda:
+            "../../envs/microbiome.yaml"
+        threads: config["profile"]["threads"]
+        resources:
+            **resources_for("profile"),
         params:
             references=config["profile"]["references"],
             taxonomy=profile_taxonomy_arg,
@@ -30,11 +37,6 @@ if config["profile"]["activate"] and config["profile"]["profiler"] == "microbiom
             k=config["profile"]["k"],
             w=config["profile"]["w"],
             read_length=config["profile"]["read_length"],
-        threads: config["profile"]["threads"]
-        resources:
-            **resources_for("profile"),
-        conda:
-            "../../envs/microbiome.yaml"
         shell:
             "microbiome db build --sequences {params.references:q} --taxonomy {params.taxonomy:q}"
             " {params.seqid2taxid} -k {params.k} -w {params.w} --read-length {params.read_length}"
@@ -48,16 +50,21 @@ if config["profile"]["profiler"] == "kraken2":
             reads=profile_reads,
             db=profile_db(),
         output:
-            report="results/profile/{sample}.kreport",
             **(
                 {"reads": "results/profile/{sample}.reads.gz"}
                 if config["profile"]["per_read_output"]
                 else {}
             ),
+            report="results/profile/{sample}.kreport",
         log:
             "logs/profile/{sample}.log",
         benchmark:
             "results/benchmarks/profile/{sample}.tsv"
+        conda:
+            "../../envs/kraken2.yaml"
+        threads: config["profile"]["threads"]
+        resources:
+            **resources_for("profile", mem_input="db"),
         params:
             db=config["profile"]["kraken2_db"],
             paired=lambda wildcards, input: "--paired" if len(input.reads) == 2 else "",
@@ -69,11 +76,6 @@ if config["profile"]["profiler"] == "kraken2":
                 if config["profile"]["per_read_output"]
                 else "-"
             ),
-        threads: config["profile"]["threads"]
-        resources:
-            **resources_for("profile", mem_input="db"),
-        conda:
-            "../../envs/kraken2.yaml"
         shell:
             "(kraken2 --db {params.db:q} --threads {threads} --confidence {params.confidence}"
             " --minimum-hit-groups {params.min_hit_groups} --gzip-compressed {params.paired}"
@@ -88,12 +90,12 @@ if config["profile"]["profiler"] == "kraken2":
             tsv="results/profile/{sample}.tsv",
         log:
             "logs/profile/{sample}.import.log",
+        conda:
+            "../../envs/microbiome.yaml"
         threads: 1
         resources:
             mem_mb=500,
             runtime=10,
-        conda:
-            "../../envs/microbiome.yaml"
         shell:
             "microbiome classify-import --kraken-report {input.report} -s {wildcards.sample}"
             " --cami {output.cami} --tsv {output.tsv} 2> {log}"
@@ -110,23 +112,25 @@ else:
             "logs/profile/{sample}.log",
         benchmark:
             "results/benchmarks/profile/{sample}.tsv"
+        conda:
+            "../../envs/microbiome.yaml"
+        threads: config["profile"]["threads"]
+        resources:
+            **resources_for("profile", mem_input="db"),
         params:
             reads=lambda wildcards, input: " ".join(
                 f"-{i} {path!r}" for i, path in enumerate(input.reads, 1)
             ),
             per_read=lambda wildcards, output: (
-                f"--output {output.reads}" if config["profile"]["per_read_output"] else ""
+                f"--output {output.reads}"
+                if config["profile"]["per_read_output"]
+                else ""
             ),
             confidence=config["profile"]["confidence"],
             min_hit_groups=config["profile"]["min_hit_groups"],
             abundance=config["profile"]["abundance"],
             abundance_type=config["profile"]["abundance_type"],
             min_reads=config["profile"]["min_reads"],
-        threads: config["profile"]["threads"]
-        resources:
-            **resources_for("profile", mem_input="db"),
-        conda:
-            "../../envs/microbiome.yaml"
         shell:
             "microbiome classify --db {input.db} {params.reads} -s {wildcards.sample}"
             " -t {threads} --confidence {params.confidence}"
@@ -160,11 +164,11 @@ rule merge_profiles:
         biom="results/tables/profiles.biom",
     log:
         "logs/profile/merge.log",
+    conda:
+        "../../envs/microbiome.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        "../../envs/microbiome.yaml"
     shell:
         "microbiome merge-profiles {input} -o results/tables 2> {log}"

@@ -14,14 +14,14 @@ rule host_index:
         "logs/qc/host_index.log",
     benchmark:
         "results/benchmarks/qc/host_index.tsv"
-    params:
-        flags=host_index_flags(),
-        prefix=lambda wildcards, output: host_index_prefix(output[0]),
+    conda:
+        "../../envs/microbiome.yaml"
     threads: config["qc"]["threads"]
     resources:
         **resources_for("qc"),
-    conda:
-        "../../envs/microbiome.yaml"
+    params:
+        flags=host_index_flags(),
+        prefix=lambda wildcards, output: host_index_prefix(output[0]),
     shell:
         "microbiome qc-index {input} -o {params.prefix} {params.flags} -t {threads} 2> {log}"
 
@@ -38,15 +38,15 @@ rule qc_paired:
         "results/benchmarks/qc/{sample}.tsv"
     wildcard_constraints:
         sample=sample_pattern("paired"),
+    conda:
+        "../../envs/microbiome.yaml"
+    threads: config["qc"]["threads"]
+    resources:
+        **resources_for("qc"),
     params:
         reads=qc_reads_flags,
         host=qc_host_flags,
         settings=json.dumps(config["qc"]),
-    threads: config["qc"]["threads"]
-    resources:
-        **resources_for("qc"),
-    conda:
-        "../../envs/microbiome.yaml"
     shell:
         "microbiome qc {params.reads} {params.host} --settings {params.settings:q}"
         " -s {wildcards.sample} -t {threads} -o results/qc 2> {log}"
@@ -64,15 +64,15 @@ rule qc_single:
         "results/benchmarks/qc/{sample}.tsv"
     wildcard_constraints:
         sample=sample_pattern("single"),
+    conda:
+        "../../envs/microbiome.yaml"
+    threads: config["qc"]["threads"]
+    resources:
+        **resources_for("qc"),
     params:
         reads=qc_reads_flags,
         host=qc_host_flags,
         settings=json.dumps(config["qc"]),
-    threads: config["qc"]["threads"]
-    resources:
-        **resources_for("qc"),
-    conda:
-        "../../envs/microbiome.yaml"
     shell:
         "microbiome qc {params.reads} {params.host} --settings {params.settings:q}"
         " -s {wildcards.sample} -t {threads} -o results/qc 2> {log}"
@@ -92,11 +92,11 @@ rule merge_qc:
         fates="results/qc/microbiome_qc_fates_mqc.tsv",
     log:
         "logs/qc/merge.log",
+    conda:
+        "../../envs/microbiome.yaml"
     threads: 1
     resources:
         mem_mb=500,
         runtime=10,
-    conda:
-        "../../envs/microbiome.yaml"
     shell:
         "microbiome merge-qc {input} -o {output.tsv} --multiqc results/qc 2> {log}"

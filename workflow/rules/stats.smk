@@ -14,14 +14,14 @@ rule read_stats:
         "logs/stats/{sample}.log",
     benchmark:
         "results/benchmarks/stats/{sample}.tsv"
-    params:
-        flags=stats_flags,
-        chunk_mb=config["stats"]["chunk_mb"],
+    conda:
+        "../../envs/microbiome.yaml"
     threads: config["stats"]["threads"]
     resources:
         **resources_for("stats"),
-    conda:
-        "../../envs/microbiome.yaml"
+    params:
+        flags=stats_flags,
+        chunk_mb=config["stats"]["chunk_mb"],
     shell:
         "microbiome stats {input.reads} {params.flags} --sample-id {wildcards.sample}"
         " --threads {threads} --chunk-mb {params.chunk_mb} -o {output.json} 2> {log}"
@@ -39,11 +39,11 @@ rule merge_read_stats:
         ),
     log:
         "logs/stats/merge.log",
+    conda:
+        "../../envs/microbiome.yaml"
     threads: 1
     resources:
         mem_mb=500,
         runtime=10,
-    conda:
-        "../../envs/microbiome.yaml"
     shell:
         "microbiome merge-stats {input} -o {output.tsv} 2> {log}"
