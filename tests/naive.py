@@ -405,3 +405,32 @@ def naive_em(
                 new[s] += r * pi[s] * like(n, s) / mix
         pi = {s: v / total for s, v in new.items()}
     return {s: total * p for s, p in pi.items()}
+
+
+# --- per-read classification output ---
+
+
+def naive_kraken_lines(calls, taxids, names, lengths, hits, starts) -> str:
+    """Kraken-style per-read lines from plain lists: ``names[i]`` the read's header,
+    ``lengths[m][i]``, ``hits[m]`` (node per minimizer, -1 none), ``starts[m]`` per mate m."""
+
+    def runs(h, a, b):
+        out = []
+        i = a
+        while i < b:
+            j = i
+            while j < b and h[j] == h[i]:
+                j += 1
+            out.append(f"{0 if h[i] < 0 else int(taxids[h[i]])}:{j - i}")
+            i = j
+        return " ".join(out)
+
+    lines = []
+    for i, call in enumerate(calls):
+        rid = names[i].split()[0] if names[i].split() else ""
+        rid = rid[:-2] if rid.endswith(("/1", "/2")) else rid
+        taxid = 0 if call < 0 else int(taxids[call])
+        length = "|".join(str(m[i]) for m in lengths)
+        hit = " |:| ".join(runs(h, s[i], s[i + 1]) for h, s in zip(hits, starts, strict=True))
+        lines.append(f"{'U' if call < 0 else 'C'}\t{rid}\t{taxid}\t{length}\t{hit}\n")
+    return "".join(lines)

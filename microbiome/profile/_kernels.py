@@ -165,3 +165,97 @@ def classify_fragments(
         if call >= 0:
             classified += 1
     return classified
+
+
+@numba.njit(cache=True, nogil=True)
+def _put_int(out, p, value):
+    """Write the decimal digits of ``value`` (>= 0) at ``out[p:]``; return the new position."""
+    if value == 0:
+        out[p] = 48
+        return p + 1
+    digits = 0
+    v = value
+    while v > 0:
+        digits += 1
+        v //= 10
+    end = p + digits
+    v = value
+    for i in range(end - 1, p - 1, -1):
+        out[i] = 48 + v % 10
+        v //= 10
+    return end
+
+
+@numba.njit(cache=True, nogil=True)
+def _put_hits(out, p, hits, start, stop, taxids):
+    """Kraken's ``taxid:count`` runs of the minimizers ``start:stop`` (0 for no hit)."""
+    i = start
+    first = True
+    while i < stop:
+        j = i + 1
+        while j < stop and hits[j] == hits[i]:
+            j += 1
+        if not first:
+            out[p] = 32
+            p += 1
+        first = False
+        p = _put_int(out, p, 0 if hits[i] < 0 else taxids[hits[i]])
+        out[p] = 58  # ':'
+        p = _put_int(out, p + 1, j - i)
+        i = j
+    return p
+
+
+@numba.njit(cache=True, nogil=True)
+def format_kraken(
+    calls,
+    taxids,
+    names,
+    name_offsets,
+    offsets1,
+    offsets2,
+    paired,
+    hits1,
+    starts1,
+    hits2,
+    starts2,
+    out,
+):
+    """Kraken-style per-read lines of one batch into ``out`` (uint8, large enough).
+
+    ``C``/``U``, the read ID (the name up to the first blank, without ``/1`` or ``/2``), the
+    taxid, the length (``l1|l2`` for pairs) and the hit runs (`` |:| `` between mates).
+    Returns the number of bytes written.
+    """
+    p = 0
+    for r in range(calls.shape[0]):
+        call = calls[r]
+        out[p] = 85 if call < 0 else 67  # 'U' / 'C'
+        out[p + 1] = 9
+        p += 2
+        a = name_offsets[r]
+        b = a
+        while b < name_offsets[r + 1] and names[b] != 32 and names[b] != 9:
+            b += 1
+        if b - a >= 2 and names[b - 2] == 47 and (names[b - 1] == 49 or names[b - 1] == 50):
+            b -= 2
+        for i in range(a, b):
+            out[p] = names[i]
+            p += 1
+        out[p] = 9
+        p = _put_int(out, p + 1, 0 if call < 0 else taxids[call])
+        out[p] = 9
+        p = _put_int(out, p + 1, offsets1[r + 1] - offsets1[r])
+        if paired:
+            out[p] = 124  # '|'
+            p = _put_int(out, p + 1, offsets2[r + 1] - offsets2[r])
+        out[p] = 9
+        p = _put_hits(out, p + 1, hits1, starts1[r], starts1[r + 1], taxids)
+        if paired:
+            for c in (32, 124, 58, 124, 32):  # ' |:| '
+                out[p] = c
+                p += 1
+            p = _put_hits(out, p, hits2, starts2[r], starts2[r + 1], taxids)
+        out[p] = 10
+        p += 1
+    return p

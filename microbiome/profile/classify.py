@@ -231,49 +231,43 @@ def _classification(
     )
 
 
-def _read_id(batch: ReadBatch, i: int) -> str:
-    name = batch.name(i).split(maxsplit=1)
-    name = name[0] if name else ""
-    if name.endswith(("/1", "/2")):
-        name = name[:-2]
-    return name
-
-
-def _hit_list(taxids: np.ndarray, hits: np.ndarray, start: int, stop: int) -> str:
-    """Kraken-style ``taxid:count`` runs of the minimizers ``start:stop`` (0 = no hit)."""
-    if stop <= start:
-        return ""
-    part = hits[start:stop]
-    change = np.flatnonzero(part[1:] != part[:-1]) + 1
-    bounds = np.concatenate(([0], change, [part.shape[0]]))
-    runs = []
-    for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
-        node = int(part[a])
-        runs.append(f"{0 if node < 0 else int(taxids[node])}:{b - a}")
-    return " ".join(runs)
-
-
-def format_reads(result: _Result, taxids: np.ndarray) -> str:
-    """Kraken-style per-read lines: ``C/U, read ID, taxid, length(s), hit list``."""
-    lines = []
+def format_reads(result: _Result, taxids: np.ndarray) -> bytes:
+    """Kraken-style per-read lines of one batch (``C/U, read ID, taxid, length(s), hit list``),
+    formatted by a numba kernel (in the worker threads)."""
     first = result.batches[0]
     paired = len(result.batches) == 2
-    for i in range(len(first)):
-        call = int(result.calls[i])
-        taxid = 0 if call < 0 else int(taxids[call])
-        lengths = [int(b.offsets[i + 1] - b.offsets[i]) for b in result.batches]
-        hit_lists = [
-            _hit_list(taxids, h, int(s[i]), int(s[i + 1]))
-            for h, s in zip(result.hits, result.starts, strict=True)
-        ]
-        lines.append(
-            f"{'U' if call < 0 else 'C'}\t{_read_id(first, i)}\t{taxid}\t"
-            + ("|".join(map(str, lengths)) if paired else str(lengths[0]))
-            + "\t"
-            + (" |:| ".join(hit_lists) if paired else hit_lists[0])
-            + "\n"
-        )
-    return "".join(lines)
+    second = result.batches[1] if paired else first
+    hits2 = result.hits[1] if paired else result.hits[0][:0]
+    starts2 = result.starts[1] if paired else result.starts[0]
+    size = first.name_data.shape[0] + 24 * (result.hits[0].shape[0] + hits2.shape[0])
+    out = np.empty(size + 80 * len(first) + 16, dtype=np.uint8)
+    n = _kernels.format_kraken(
+        result.calls,
+        taxids,
+        first.name_data,
+        first.name_offsets,
+        first.offsets,
+        second.offsets,
+        paired,
+        result.hits[0],
+        result.starts[0],
+        hits2,
+        starts2,
+        out,
+    )
+    return out[:n].tobytes()
+
+
+def _classify_and_format(
+    db: Database,
+    *batches: ReadBatch,
+    confidence: float,
+    min_hit_groups: int,
+    taxids: np.ndarray | None,
+):
+    """classify_batch, plus the per-read lines when ``taxids`` is given (else None)."""
+    result = classify_batch(db, *batches, confidence=confidence, min_hit_groups=min_hit_groups)
+    return result, None if taxids is None else format_reads(result, taxids)
 
 
 def _split(batches: tuple[ReadBatch, ...], parts: int) -> Iterator[tuple[ReadBatch, ...]]:
@@ -342,29 +336,30 @@ def classify_reads(
 
             tmp = stack.enter_context(atomic_path(output))
             fmt = "gz" if os.fspath(output).endswith(".gz") else None
-            out = stack.enter_context(xopen(tmp, "wt", format=fmt, compresslevel=1))
+            out = stack.enter_context(xopen(tmp, "wb", format=fmt, compresslevel=1))
         pool = stack.enter_context(ThreadPoolExecutor(max_workers=threads))
         pending: deque[Future] = deque()
 
         def drain(limit: int) -> None:
             nonlocal minimizers, hits
             while len(pending) > limit:
-                result: _Result = pending.popleft().result()
+                result, lines = pending.popleft().result()
                 counts[:] += np.bincount(result.calls + 1, minlength=counts.shape[0])
                 minimizers += int(result.totals.sum())
                 hits += sum(int((h >= 0).sum()) for h in result.hits)
                 if out is not None:
-                    out.write(format_reads(result, taxids))
+                    out.write(lines)
 
         for batches in source:
             for part in _split(batches, threads):
                 pending.append(
                     pool.submit(
-                        classify_batch,
+                        _classify_and_format,
                         db,
                         *part,
                         confidence=confidence,
                         min_hit_groups=min_hit_groups,
+                        taxids=taxids if out is not None else None,
                     )
                 )
             drain(2 * threads)
