@@ -39,11 +39,9 @@ header key ``kmer_distribution`` (read length, window step, classification setti
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import re
-import struct
 import sys
 import time
 from collections.abc import Iterator, Mapping
@@ -55,6 +53,7 @@ import numpy as np
 
 from microbiome import __version__
 from microbiome.errors import ConfigError, DatabaseError, InputError
+from microbiome.io import binfile
 from microbiome.io.atomic import atomic_path
 from microbiome.io.reads import read_batches
 from microbiome.kmer.encoding import check_k, minimizer_hashes, seed_mix, sequence_pieces
@@ -688,10 +687,8 @@ def build_database(
         },
         "build_seconds": round(time.monotonic() - started, 2),
     }
-    text = json.dumps(header, separators=(",", ":")).encode()
-    pad = (-(len(MAGIC) + 4 + len(text))) % 8
     with atomic_path(out) as tmp, open(tmp, "wb") as f:
-        f.write(MAGIC + struct.pack("<I", len(text) + pad) + text + b" " * pad)
+        f.write(binfile.header_bytes(MAGIC, header))
         for blob in blobs:
             f.write(blob)
     # Times go to the header (build_seconds) and -v, so the log is the same on every run.
@@ -786,28 +783,9 @@ def _distribution_arrays(
 
 def read_header(path: str | os.PathLike) -> tuple[dict, int]:
     """(JSON header, payload offset) of a database file; DatabaseError if it is not one."""
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise DatabaseError("database not found (build it with `microbiome db build`)", file=path)
-    with open(path, "rb") as f:
-        start = f.read(len(MAGIC) + 4)
-        if len(start) < len(MAGIC) + 4 or start[: len(MAGIC)] != MAGIC:
-            raise DatabaseError("not a profiling database of microbiome (bad magic)", file=path)
-        (size,) = struct.unpack("<I", start[len(MAGIC) :])
-        raw = f.read(size)
-    if len(raw) < size:
-        raise DatabaseError("database is truncated (header incomplete)", file=path)
-    try:
-        header = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DatabaseError("database header is corrupt", file=path) from exc
-    if header.get("format_version") != FORMAT_VERSION:
-        raise DatabaseError(
-            f"database format version {header.get('format_version')} is not supported "
-            f"(expected {FORMAT_VERSION}): rebuild it with this version of microbiome",
-            file=path,
-        )
-    return header, len(MAGIC) + 4 + size
+    return binfile.read_header(
+        path, MAGIC, what="profiling database", build="microbiome db build", version=FORMAT_VERSION
+    )
 
 
 def load_database(path: str | os.PathLike, *, verify: bool = True) -> Database:

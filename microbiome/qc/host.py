@@ -14,9 +14,7 @@ to 8 bytes, then ``n`` sorted uint64 hashes, then ``2**b + 1`` int64 bucket star
 
 from __future__ import annotations
 
-import json
 import os
-import struct
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +22,7 @@ import numpy as np
 
 from microbiome import __version__
 from microbiome.errors import ConfigError, DatabaseError, InputError
+from microbiome.io import binfile
 from microbiome.io.atomic import atomic_path
 from microbiome.io.reads import ReadBatch, read_batches
 from microbiome.kmer.encoding import (
@@ -124,10 +123,8 @@ def build_host_index(
         "sources": [Path(r).name for r in references],
         "microbiome_version": __version__,
     }
-    text = json.dumps(header).encode()
-    pad = (-(len(MAGIC) + 4 + len(text))) % 8
     with atomic_path(out) as tmp, open(tmp, "wb") as f:
-        f.write(MAGIC + struct.pack("<I", len(text) + pad) + text + b" " * pad)
+        f.write(binfile.header_bytes(MAGIC, header))
         f.write(hashes.astype("<u8").tobytes())
         f.write(buckets.astype("<i8").tobytes())
     return header
@@ -136,24 +133,9 @@ def build_host_index(
 def load_host_index(path: str | os.PathLike) -> HostIndex:
     """Memory-map a host index; DatabaseError if it is missing, truncated or of another version."""
     path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise DatabaseError("host index not found (build it with `microbiome qc-index`)", file=path)
-    with open(path, "rb") as f:
-        start = f.read(len(MAGIC) + 4)
-        if len(start) < len(MAGIC) + 4 or start[: len(MAGIC)] != MAGIC:
-            raise DatabaseError("not a host index of microbiome (bad magic)", file=path)
-        (size,) = struct.unpack("<I", start[len(MAGIC) :])
-        try:
-            header = json.loads(f.read(size))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise DatabaseError("host index header is corrupt", file=path) from exc
-    if header.get("format_version") != FORMAT_VERSION:
-        raise DatabaseError(
-            f"host index format version {header.get('format_version')} is not supported "
-            f"(expected {FORMAT_VERSION}): rebuild it",
-            file=path,
-        )
-    offset = len(MAGIC) + 4 + size
+    header, offset = binfile.read_header(
+        path, MAGIC, what="host index", build="microbiome qc-index", version=FORMAT_VERSION
+    )
     expected = offset + 8 * header["n"] + 8 * (2 ** header["bucket_bits"] + 1)
     if os.path.getsize(path) != expected:
         raise DatabaseError(
