@@ -56,6 +56,7 @@ from microbiome.errors import ConfigError, DatabaseError, InputError
 from microbiome.io import binfile
 from microbiome.io.atomic import atomic_path
 from microbiome.io.reads import read_batches
+from microbiome.io.tables import text_lines
 from microbiome.kmer.encoding import check_k, minimizer_hashes, seed_mix, sequence_pieces
 from microbiome.profile import _kernels
 from microbiome.taxonomy import Taxonomy, _read_gtdb, load_taxonomy
@@ -210,59 +211,53 @@ def read_seqid2taxid(path: str | os.PathLike) -> dict[str, int]:
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise InputError("sequence-to-taxid table not found", file=path)
-    from xopen import xopen
 
     mapping: dict[str, int] = {}
     first_line: dict[str, int] = {}
     key_columns = [0]
     taxid_column = 1
-    with xopen(path, "rt", encoding="utf-8") as f:
-        for number, line in enumerate(f, 1):
-            line = line.rstrip("\r\n")
-            if not line.strip() or line.startswith("#"):
-                continue
-            fields = line.split("\t")
-            if number == 1 or not mapping and not first_line:
-                lowered = [c.strip().lower() for c in fields]
-                if "taxid" in lowered:
-                    taxid_column = lowered.index("taxid")
-                    keys = ("seqid", "sequence_id", "accession", "assembly", "file", "filename")
-                    key_columns = [i for i, c in enumerate(lowered) if c in keys]
-                    if not key_columns:
-                        raise InputError(
-                            "header names a 'taxid' column but no key column (seqid, "
-                            "accession or file)",
-                            file=path,
-                            line=number,
-                        )
-                    continue
-            if len(fields) <= max(key_columns + [taxid_column]):
-                raise InputError(
-                    "expected a key and a taxid separated by a tab", file=path, line=number
-                )
-            try:
-                taxid = int(fields[taxid_column])
-            except ValueError:
-                taxid = 0
-            if taxid <= 0:
-                raise InputError(
-                    f"taxid {fields[taxid_column]!r} is not a positive integer",
-                    file=path,
-                    line=number,
-                )
-            for column in key_columns:
-                key = fields[column].strip()
-                if not key:
-                    continue
-                if mapping.get(key, taxid) != taxid:
+    for number, line in text_lines(path):
+        fields = line.split("\t")
+        if number == 1 or not mapping and not first_line:
+            lowered = [c.strip().lower() for c in fields]
+            if "taxid" in lowered:
+                taxid_column = lowered.index("taxid")
+                keys = ("seqid", "sequence_id", "accession", "assembly", "file", "filename")
+                key_columns = [i for i, c in enumerate(lowered) if c in keys]
+                if not key_columns:
                     raise InputError(
-                        f"{key!r} has taxid {taxid} here but {mapping[key]} on line "
-                        f"{first_line[key]}",
+                        "header names a 'taxid' column but no key column (seqid, "
+                        "accession or file)",
                         file=path,
                         line=number,
                     )
-                mapping[key] = taxid
-                first_line.setdefault(key, number)
+                continue
+        if len(fields) <= max(key_columns + [taxid_column]):
+            raise InputError(
+                "expected a key and a taxid separated by a tab", file=path, line=number
+            )
+        try:
+            taxid = int(fields[taxid_column])
+        except ValueError:
+            taxid = 0
+        if taxid <= 0:
+            raise InputError(
+                f"taxid {fields[taxid_column]!r} is not a positive integer",
+                file=path,
+                line=number,
+            )
+        for column in key_columns:
+            key = fields[column].strip()
+            if not key:
+                continue
+            if mapping.get(key, taxid) != taxid:
+                raise InputError(
+                    f"{key!r} has taxid {taxid} here but {mapping[key]} on line {first_line[key]}",
+                    file=path,
+                    line=number,
+                )
+            mapping[key] = taxid
+            first_line.setdefault(key, number)
     if not mapping:
         raise InputError("sequence-to-taxid table is empty", file=path)
     return mapping

@@ -22,6 +22,7 @@ import pandas as pd
 
 from microbiome.errors import InputError
 from microbiome.io.atomic import atomic_path
+from microbiome.io.tables import text_lines
 from microbiome.profile.abundance import (
     CANONICAL_RANKS,
     RANK_ALIASES,
@@ -170,35 +171,29 @@ def read_kraken_report(path: str | os.PathLike) -> pd.DataFrame:
     InputError
         Naming the file and line of a line that is not a report line.
     """
-    from xopen import xopen
 
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise InputError("Kraken report not found", file=path)
     rows = []
-    with xopen(path, "rt", encoding="utf-8") as f:
-        for number, line in enumerate(f, 1):
-            line = line.rstrip("\r\n")
-            if not line.strip() or line.startswith("#"):
-                continue
-            fields = line.split("\t")
-            if len(fields) not in (6, 8):
-                raise InputError(
-                    f"expected 6 (or 8) tab-separated columns of a Kraken report, "
-                    f"found {len(fields)}",
-                    file=path,
-                    line=number,
-                )
-            rank_code, taxid, raw_name = fields[-3], fields[-2], fields[-1]
-            try:
-                values = (float(fields[0]), int(fields[1]), int(fields[2]), int(taxid))
-            except ValueError:
-                raise InputError(
-                    "percentage, read counts and taxid must be numbers", file=path, line=number
-                ) from None
-            name = raw_name.lstrip(" ")
-            indent = len(raw_name) - len(name)
-            rows.append((*values[:3], rank_code, values[3], name, indent // 2))
+    for number, line in text_lines(path):
+        fields = line.split("\t")
+        if len(fields) not in (6, 8):
+            raise InputError(
+                f"expected 6 (or 8) tab-separated columns of a Kraken report, found {len(fields)}",
+                file=path,
+                line=number,
+            )
+        rank_code, taxid, raw_name = fields[-3], fields[-2], fields[-1]
+        try:
+            values = (float(fields[0]), int(fields[1]), int(fields[2]), int(taxid))
+        except ValueError:
+            raise InputError(
+                "percentage, read counts and taxid must be numbers", file=path, line=number
+            ) from None
+        name = raw_name.lstrip(" ")
+        indent = len(raw_name) - len(name)
+        rows.append((*values[:3], rank_code, values[3], name, indent // 2))
     return pd.DataFrame(
         rows,
         columns=["percent", "clade_reads", "direct_reads", "rank_code", "taxid", "name", "depth"],
@@ -461,7 +456,6 @@ def read_cami(path: str | os.PathLike) -> tuple[dict[str, str], pd.DataFrame]:
         For a missing ``@@`` line, a row before it, a row with the wrong number of columns, or
         a header without SampleID, Version and Ranks.
     """
-    from xopen import xopen
 
     path = os.fspath(path)
     if not os.path.isfile(path):
@@ -469,30 +463,26 @@ def read_cami(path: str | os.PathLike) -> tuple[dict[str, str], pd.DataFrame]:
     header: dict[str, str] = {}
     columns: list[str] | None = None
     rows: list[list[str]] = []
-    with xopen(path, "rt", encoding="utf-8") as f:
-        for number, line in enumerate(f, 1):
-            line = line.rstrip("\r\n")
-            if not line.strip() or line.startswith("#"):
-                continue
-            if line.startswith("@@"):
-                columns = line[2:].split("\t")
-                continue
-            if line.startswith("@"):
-                key, sep, value = line[1:].partition(":")
-                if not sep:
-                    raise InputError("header line without ':'", file=path, line=number)
-                header[key.upper()] = value.strip()
-                continue
-            if columns is None:
-                raise InputError("data row before the @@ column line", file=path, line=number)
-            fields = line.split("\t")
-            if len(fields) != len(columns):
-                raise InputError(
-                    f"expected {len(columns)} columns, found {len(fields)}",
-                    file=path,
-                    line=number,
-                )
-            rows.append(fields)
+    for number, line in text_lines(path):
+        if line.startswith("@@"):
+            columns = line[2:].split("\t")
+            continue
+        if line.startswith("@"):
+            key, sep, value = line[1:].partition(":")
+            if not sep:
+                raise InputError("header line without ':'", file=path, line=number)
+            header[key.upper()] = value.strip()
+            continue
+        if columns is None:
+            raise InputError("data row before the @@ column line", file=path, line=number)
+        fields = line.split("\t")
+        if len(fields) != len(columns):
+            raise InputError(
+                f"expected {len(columns)} columns, found {len(fields)}",
+                file=path,
+                line=number,
+            )
+        rows.append(fields)
     missing = [k for k in ("SAMPLEID", "VERSION", "RANKS") if k not in header]
     if columns is None or missing:
         what = "the @@ column line" if columns is None else ", ".join(missing)

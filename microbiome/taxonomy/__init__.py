@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from microbiome.errors import InputError
+from microbiome.io.tables import text_lines
 from microbiome.taxonomy import _kernels
 
 CANONICAL_RANKS = ("superkingdom", "phylum", "class", "order", "family", "genus", "species")
@@ -343,64 +344,58 @@ def _read_gtdb(path: str | os.PathLike) -> tuple[Taxonomy, dict[str, int]]:
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise InputError("GTDB taxonomy file not found", file=path)
-    from xopen import xopen
-
     parent_of = {ROOT_TAXID: ROOT_TAXID}
     ranks = {ROOT_TAXID: "no rank"}
     names = {ROOT_TAXID: "root"}
     label_of: dict[int, str] = {}
     lines: dict[int, int] = {}
     accessions: dict[str, int] = {}
-    with xopen(path, "rt", encoding="utf-8") as f:
-        for number, line in enumerate(f, 1):
-            line = line.rstrip("\r\n")
-            if not line.strip() or line.startswith("#"):
+    for number, line in text_lines(path):
+        fields = line.split("\t")
+        if len(fields) < 2 or ";" not in fields[1] and "__" not in fields[1]:
+            if number == 1 and fields[0].lower() in ("accession", "user_genome", "genome"):
                 continue
-            fields = line.split("\t")
-            if len(fields) < 2 or ";" not in fields[1] and "__" not in fields[1]:
-                if number == 1 and fields[0].lower() in ("accession", "user_genome", "genome"):
-                    continue
+            raise InputError(
+                "malformed GTDB line (expected 'accession<TAB>d__...;s__...')",
+                file=path,
+                line=number,
+            )
+        parent = ROOT_TAXID
+        for part in fields[1].split(";"):
+            part = part.strip()
+            prefix, sep, name = part.partition("__")
+            if not sep or prefix not in GTDB_RANKS:
                 raise InputError(
-                    "malformed GTDB line (expected 'accession<TAB>d__...;s__...')",
+                    f"lineage part {part!r} is not 'x__Name' with x in d, p, c, o, f, g, s",
                     file=path,
                     line=number,
                 )
-            parent = ROOT_TAXID
-            for part in fields[1].split(";"):
-                part = part.strip()
-                prefix, sep, name = part.partition("__")
-                if not sep or prefix not in GTDB_RANKS:
+            if not name:
+                break
+            label = f"{prefix}__{name}"
+            taxid = gtdb_taxid(label)
+            if taxid in parent_of:
+                if label_of[taxid] != label:
                     raise InputError(
-                        f"lineage part {part!r} is not 'x__Name' with x in d, p, c, o, f, g, s",
+                        f"synthetic taxids of {label!r} and {label_of[taxid]!r} collide",
                         file=path,
                         line=number,
                     )
-                if not name:
-                    break
-                label = f"{prefix}__{name}"
-                taxid = gtdb_taxid(label)
-                if taxid in parent_of:
-                    if label_of[taxid] != label:
-                        raise InputError(
-                            f"synthetic taxids of {label!r} and {label_of[taxid]!r} collide",
-                            file=path,
-                            line=number,
-                        )
-                    if parent_of[taxid] != parent:
-                        raise InputError(
-                            f"{label!r} has parent {label_of.get(parent, 'root')!r} here but "
-                            f"{label_of.get(parent_of[taxid], 'root')!r} on line {lines[taxid]}",
-                            file=path,
-                            line=number,
-                        )
-                else:
-                    parent_of[taxid] = parent
-                    ranks[taxid] = GTDB_RANKS[prefix]
-                    names[taxid] = name
-                    label_of[taxid] = label
-                    lines[taxid] = number
-                parent = taxid
-            accessions[fields[0].strip()] = parent
+                if parent_of[taxid] != parent:
+                    raise InputError(
+                        f"{label!r} has parent {label_of.get(parent, 'root')!r} here but "
+                        f"{label_of.get(parent_of[taxid], 'root')!r} on line {lines[taxid]}",
+                        file=path,
+                        line=number,
+                    )
+            else:
+                parent_of[taxid] = parent
+                ranks[taxid] = GTDB_RANKS[prefix]
+                names[taxid] = name
+                label_of[taxid] = label
+                lines[taxid] = number
+            parent = taxid
+        accessions[fields[0].strip()] = parent
     if len(parent_of) == 1:
         raise InputError("GTDB taxonomy file has no lineages", file=path)
     taxonomy = Taxonomy.from_edges(parent_of, ranks, names, source=path, lines=lines)
