@@ -18,7 +18,6 @@ The kernels release the GIL; threads are plain Python threads that call them.
 from __future__ import annotations
 
 import logging
-import mmap
 import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -299,15 +298,9 @@ class KmerCounter:
 
 
 def _zeros(n: int) -> np.ndarray:
-    """A zeroed uint64 array in its own anonymous memory map.
-
-    Tables are allocated and freed many times as they grow; mapping each one separately gives
-    the memory back to the system when it is freed, where the C heap would keep the holes and
-    inflate the peak resident size.
-    """
-    if True:  # n * 8 < 1 << 16:
-        return np.zeros(n, dtype=np.uint64)
-    return np.frombuffer(mmap.mmap(-1, n * 8), dtype=np.uint64)
+    """A zeroed uint64 table. (A separate anonymous mmap per table returned freed memory to
+    the system but made counting 60 % slower here: benchmarks/README.md.)"""
+    return np.zeros(n, dtype=np.uint64)
 
 
 def _pwrite(fd: int, data: bytes | np.ndarray, offset: int) -> None:

@@ -198,18 +198,6 @@ class CountsFile:
         return out
 
 
-def write_counts(
-    path: str | os.PathLike, header: CountsHeader, kmers: np.ndarray, counts: np.ndarray
-) -> None:
-    """Write a whole count file from in-memory arrays (atomically)."""
-    if kmers.shape[0] != header.n or counts.shape[0] != header.n:
-        raise ValueError("array lengths differ from header.n")
-    with atomic_path(path) as tmp, open(tmp, "wb") as f:
-        f.write(header.pack())
-        f.write(np.ascontiguousarray(kmers, dtype="<u8").tobytes())
-        f.write(np.ascontiguousarray(counts, dtype="<u4").tobytes())
-
-
 @dataclass(frozen=True)
 class Sketch:
     """A FracMinHash sketch.

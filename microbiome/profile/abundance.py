@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -387,55 +386,6 @@ def _classify_batch(
     for taxid, count in direct.items():
         counts[taxid] = counts.get(taxid, 0) + count
     return len(batch)
-
-
-def write_kmer_distribution(
-    path: str | os.PathLike, distribution: Mapping[int, Mapping[int, float]]
-) -> None:
-    """Write a k-mer distribution as TSV: ``species_taxid``, ``assigned_taxid``, ``fraction``."""
-    from microbiome.io.atomic import atomic_path
-
-    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
-        f.write("species_taxid\tassigned_taxid\tfraction\n")
-        for species in sorted(distribution):
-            for taxid in sorted(distribution[species]):
-                f.write(f"{species}\t{taxid}\t{distribution[species][taxid]:.10g}\n")
-
-
-def read_kmer_distribution(path: str | os.PathLike) -> dict[int, dict[int, float]]:
-    """Read a file of :func:`write_kmer_distribution`; InputError (file, line) if malformed."""
-    out: dict[int, dict[int, float]] = {}
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise InputError("k-mer distribution file not found", file=path)
-    with open(path, encoding="utf-8") as f:
-        header = f.readline().rstrip("\r\n")
-        if header != "species_taxid\tassigned_taxid\tfraction":
-            raise InputError(
-                "not a k-mer distribution (expected the header "
-                "'species_taxid<TAB>assigned_taxid<TAB>fraction')",
-                file=path,
-                line=1,
-            )
-        for number, line in enumerate(f, 2):
-            if not line.strip():
-                continue
-            fields = line.rstrip("\r\n").split("\t")
-            try:
-                species, taxid, fraction = int(fields[0]), int(fields[1]), float(fields[2])
-            except (ValueError, IndexError):
-                raise InputError(
-                    "expected 'species_taxid<TAB>assigned_taxid<TAB>fraction'",
-                    file=path,
-                    line=number,
-                ) from None
-            if not 0.0 <= fraction <= 1.0:
-                raise InputError(f"fraction {fraction} is not in [0, 1]", file=path, line=number)
-            out.setdefault(species, {})[taxid] = fraction
-    return out
-
-
-# --- estimation ----------------------------------------------------------------------------------
 
 
 def estimate_abundance(

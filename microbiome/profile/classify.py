@@ -27,7 +27,7 @@ from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -72,7 +72,6 @@ class Classification:
     hits: int = 0
     seconds: float = 0.0
     database: str = ""
-    extra: dict = field(default_factory=dict)
 
     @property
     def classified(self) -> int:

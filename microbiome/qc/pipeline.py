@@ -123,7 +123,6 @@ class _Plan:
     adapters: AdapterChoice
     host_index: str | None
     paired: bool
-    compress: bool
     path1: str
     path2: str
 
@@ -353,10 +352,10 @@ def _finish(
         result.after.append(after)
         counts.reads_out += len(batch)
         counts.bases_out += after.bases
-    outputs = [_format(b, plan.compress) for b in kept]
+    outputs = [_format(b, True) for b in kept]
     if singles:
         merged = b"".join(_format(b, False) for b in singles)
-        outputs.append(_gzip(merged) if plan.compress and merged else merged)
+        outputs.append(_gzip(merged) if merged else merged)
         for batch in singles:
             counts.singleton_reads += len(batch)
             counts.singleton_bases += int(batch.offsets[-1])
@@ -629,7 +628,6 @@ def _qc_files(
         work_adapters,
         host.path if host else None,
         paired,
-        True,
         path1,
         path2 or path1,
     )

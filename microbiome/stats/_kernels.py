@@ -16,7 +16,6 @@ for _i, _b in enumerate("ACGTN"):
 
 #: Phred+33 scores 0..93 (ASCII 33..126).
 N_QUAL = 94
-PHRED_OFFSET = 33
 
 
 @numba.njit(cache=True, nogil=True)

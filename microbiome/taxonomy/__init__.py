@@ -328,10 +328,6 @@ class Taxonomy:
         taxonomy, _ = _read_gtdb(path)
         return taxonomy
 
-    def to_arrays(self) -> tuple[np.ndarray, np.ndarray]:
-        """``(parents, depth)``: the int32 arrays the numba kernels take."""
-        return self.parents, self.depth
-
 
 def gtdb_taxid(name: str) -> int:
     """Synthetic taxid of a rank-prefixed GTDB name such as ``"s__Escherichia coli"``."""

@@ -43,10 +43,3 @@ def compute_depth(parents, out):
     out[0] = 0
     for i in range(1, parents.shape[0]):
         out[i] = out[parents[i]] + 1
-
-
-@numba.njit(cache=True, nogil=True)
-def lca_many(parents, depth, a, b, out):
-    """``out[i] = lca(a[i], b[i])`` for int32 arrays of nodes."""
-    for i in range(a.shape[0]):
-        out[i] = lca(parents, depth, a[i], b[i])

@@ -16,8 +16,6 @@ from microbiome.profile.abundance import (
     kmer_distribution,
     profile_from_classification,
     rank_index,
-    read_kmer_distribution,
-    write_kmer_distribution,
 )
 from microbiome.profile.classify import Classification
 from microbiome.taxonomy import Taxonomy
@@ -236,8 +234,6 @@ def test_kmer_distribution_from_a_classifier_callable(tmp_path):
     )
     assert dist == {501: pytest.approx({501: 0.4, 50: 0.2, 0: 0.4})}
     assert list(genome_windows([b"ACGTAC"], 4, 2)) == ["ACGT", "GTAC"]
-    write_kmer_distribution(tmp_path / "d.tsv", dist)
-    assert read_kmer_distribution(tmp_path / "d.tsv") == dist
     with pytest.raises(ConfigError):
         kmer_distribution({501: ["ACGT"]}, classify_windows, read_length=0)
     with pytest.raises(InputError, match="no reference sequence"):

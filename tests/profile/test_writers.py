@@ -3,10 +3,7 @@ round trips, empty samples and bad input."""
 
 from __future__ import annotations
 
-import gzip
-
 import pytest
-from conftest import TEST_DATA
 
 from microbiome.errors import InputError
 from microbiome.profile.abundance import estimate_abundance, profile_from_classification
@@ -20,54 +17,6 @@ from microbiome.profile.writers import (
     write_rank_table,
 )
 from microbiome.taxonomy import CANONICAL_RANKS, Taxonomy
-
-REPORTS = sorted((TEST_DATA / "profiler_outputs").glob("kraken2__*.report.txt.gz"))
-CODE_RANKS = {
-    "R": "no rank",
-    "D": "superkingdom",
-    "K": "kingdom",
-    "P": "phylum",
-    "C": "class",
-    "O": "order",
-    "F": "family",
-    "G": "genus",
-    "S": "species",
-}
-
-
-def taxonomy_from_report(report):
-    """The taxonomy a Kraken report implies: parents from the indentation, ranks from the codes
-    (numbered codes such as S1 or K2 are ranks without a code: 'no rank')."""
-    parent_of, ranks, names, stack = {}, {}, {}, []
-    for row in report.itertuples():
-        if row.rank_code == "U":
-            continue
-        del stack[row.depth :]
-        parent_of[row.taxid] = stack[-1] if stack else row.taxid
-        ranks[row.taxid] = CODE_RANKS[row.rank_code] if len(row.rank_code) == 1 else "no rank"
-        names[row.taxid] = row.name
-        stack.append(row.taxid)
-    return Taxonomy.from_edges(parent_of, ranks, names)
-
-
-def classification_from_report(report):
-    direct = dict(zip(report["taxid"].tolist(), report["direct_reads"].tolist(), strict=True))
-    unclassified = direct.get(0, 0)
-    return Classification(
-        direct_counts=direct, total_reads=sum(direct.values()), unclassified=unclassified
-    )
-
-
-@pytest.mark.parametrize("path", REPORTS, ids=lambda p: p.name.split("__")[1][:25])
-def test_real_kraken2_report_is_rebuilt_byte_for_byte(path, tmp_path):
-    report = read_kraken_report(path)
-    assert len(report) == 44 and report["rank_code"].iloc[0] == "U"
-    taxonomy = taxonomy_from_report(report)
-    out = tmp_path / "report.txt"
-    write_kraken_report(out, classification_from_report(report), taxonomy)
-    with gzip.open(path, "rt") as f:
-        assert out.read_text() == f.read()
-
 
 # A small NCBI-like taxonomy: root > cellular organisms (no rank) > Bacteria > ... > E. coli >
 # strain; Shigella beside Escherichia; Enterococcus in another phylum without a class.
