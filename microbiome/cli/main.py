@@ -23,13 +23,25 @@ from microbiome.cli import (
     kmer,
     profile_merge,
     qc,
+    report,
     run,
     stats,
     validate,
 )
 from microbiome.errors import MicrobiomeError, ValidationErrors
 
-SUBCOMMANDS = (validate, stats, qc, kmer, db, classify, classify_import, profile_merge, run)
+SUBCOMMANDS = (
+    validate,
+    stats,
+    qc,
+    kmer,
+    db,
+    classify,
+    classify_import,
+    profile_merge,
+    report,
+    run,
+)
 
 log = logging.getLogger("microbiome")
 
