@@ -162,23 +162,15 @@ def load_cohort(inputs: Inputs, config: dict) -> Cohort:
     composition = composition_table.proportions()
     samples = proportions.index.tolist()
 
-    metadata = None
-    patients = pd.Series(samples, index=samples, dtype=str)
-    if inputs.metadata:
-        meta_cfg = config.get("metadata") or {}
-        metadata = read_metadata(
-            inputs.metadata,
-            meta_cfg.get("variables") or {},
-            sample_column=meta_cfg.get("sample_column") or None,
-            patient_column=meta_cfg.get("patient_column") or None,
-        )
-        match = metadata.match(samples)
-        if match.only_in_data:
+    metadata = read_cohort_metadata(inputs.metadata, config) if inputs.metadata else None
+    if metadata is not None:
+        only_in_data = metadata.match(samples).only_in_data
+        if only_in_data:
             notes.append(
-                f"{len(match.only_in_data)} sample(s) have no metadata row and are reported as "
-                f"their own patient: {', '.join(match.only_in_data[:10])}"
+                f"{len(only_in_data)} sample(s) have no metadata row and are reported as "
+                f"their own patient: {', '.join(only_in_data[:10])}"
             )
-        patients.update(match.table["patient_id"].astype(str))
+    patients = patients_of(samples, metadata)
     time_labels, order = _time_order(samples, metadata)
 
     qc = None
@@ -280,6 +272,28 @@ def load_cohort(inputs: Inputs, config: dict) -> Cohort:
         _ranks={settings["taxa_rank"]: at_rank, settings["composition_rank"]: composition_table},
     )
     return cohort
+
+
+def read_cohort_metadata(path: str, config: dict) -> Metadata:
+    """The metadata sheet, read with the config's ``metadata`` settings (column names and
+    declared variable types) when there are any."""
+    meta_cfg = config.get("metadata") or {}
+    return read_metadata(
+        path,
+        meta_cfg.get("variables") or {},
+        sample_column=meta_cfg.get("sample_column") or None,
+        patient_column=meta_cfg.get("patient_column") or None,
+    )
+
+
+def patients_of(samples: list[str], metadata: Metadata | None) -> pd.Series:
+    """Sample -> patient ID: the metadata's ``patient_id``; a sample without a metadata row
+    is its own patient."""
+    patients = pd.Series(samples, index=samples, dtype=str)
+    if metadata is not None:
+        known = metadata.table["patient_id"].reindex(samples).dropna().astype(str)
+        patients.update(known)
+    return patients
 
 
 def _at_rank(table: FeatureTable, rank: str) -> FeatureTable:

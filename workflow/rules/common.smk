@@ -244,6 +244,8 @@ def all_outputs():
             kind=("counts", "relative"),
         )
         outputs += ["results/tables/profiles.long.tsv", "results/tables/profiles.biom"]
+    if config["report"]["activate"] and config["profile"]["activate"]:
+        outputs += report_outputs()
     return outputs
 
 

@@ -1,0 +1,97 @@
+# Input functions of the report rules (rules/report.smk).
+
+
+def report_metadata_sheet():
+    """The sheet that maps samples to patients: the metadata table, else the sample sheet when
+    every sample has a patient_id, else none (each sample is its own patient)."""
+    table = config.get("metadata", {}).get("table")
+    if table:
+        return table
+    if (SAMPLES["patient_id"] != "").all():
+        return config["samples"]
+    return None
+
+
+def report_patients():
+    """The report file names of the patients of the samples in the sample sheet."""
+    from microbiome.report.build import file_stem, patients_of, read_cohort_metadata
+
+    sheet = report_metadata_sheet()
+    try:
+        metadata = read_cohort_metadata(sheet, config) if sheet else None
+    except MicrobiomeError as exc:
+        raise WorkflowError(f"report: {exc}") from None
+    return sorted({file_stem(p) for p in patients_of(list(SAMPLES.index), metadata)})
+
+
+def stage_active(name):
+    """Whether an optional stage (diversity, integrate) is in this workflow and switched on."""
+    return bool(config.get(name, {}).get("activate", False))
+
+
+def report_inputs(wildcards):
+    """Every file the reports read; the diversity and integrate folders through their
+    parameters.json, which each stage writes last."""
+    cfg = config["report"]
+    inputs = {
+        "taxa": "results/tables/species.counts.tsv",
+        "qc": "results/qc/qc_summary.tsv",
+    }
+    if report_metadata_sheet():
+        inputs["metadata"] = report_metadata_sheet()
+    if config["profile"]["profiler"] == "microbiome":
+        inputs["database"] = profile_db()
+    if stage_active("diversity"):
+        inputs["diversity"] = "results/diversity/parameters.json"
+    if stage_active("integrate"):
+        inputs["integrate"] = "results/integrate/parameters.json"
+    if cfg["metabolites"]:
+        inputs["metabolites"] = cfg["metabolites"]
+    if cfg["metabolite_annotation"]:
+        inputs["metabolite_annotation"] = cfg["metabolite_annotation"]
+    return inputs
+
+
+def report_flags(wildcards, input):
+    """The command-line flags of the inputs present."""
+    flags = [f"--taxa {input.taxa!r} --qc {input.qc!r}"]
+    for name in ("metadata", "database", "metabolites", "metabolite_annotation"):
+        if hasattr(input, name):
+            flags.append(f"--{name.replace('_', '-')} {getattr(input, name)!r}")
+    for name in ("diversity", "integrate"):
+        if hasattr(input, name):
+            flags.append(f"--{name} {os.path.dirname(getattr(input, name))!r}")
+    return " ".join(flags)
+
+
+def report_outputs():
+    """The cohort report and every patient's report."""
+    outputs = ["results/report/cohort.html", "results/report/indices.tsv"]
+    kinds = ("html", "pdf") if config["report"]["pdf"] else ("html",)
+    outputs += expand(
+        "results/report/patients/{patient}.{kind}",
+        patient=report_patients(),
+        kind=kinds,
+    )
+    return outputs
+
+
+def report_patient_outputs():
+    outputs = {
+        "html": report(
+            "results/report/patients/{patient}.html",
+            caption="../report/report_patient.rst",
+            category="Reports",
+            subcategory="Patients",
+            labels={"patient": "{patient}", "format": "HTML"},
+        )
+    }
+    if config["report"]["pdf"]:
+        outputs["pdf"] = report(
+            "results/report/patients/{patient}.pdf",
+            caption="../report/report_patient.rst",
+            category="Reports",
+            subcategory="Patients",
+            labels={"patient": "{patient}", "format": "PDF"},
+        )
+    return outputs
