@@ -30,6 +30,7 @@ from microbiome.profile.abundance import (
     direct_counts_array,
     profile_from_classification,
 )
+from microbiome.ranks import RANK_PREFIXES
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -51,17 +52,6 @@ KRAKEN_RANK_CODES = {
     "family": "F",
     "genus": "G",
     "species": "S",
-}
-
-#: Prefixes of the lineage strings (Greengenes / QIIME style: ``k__Bacteria;p__...``).
-RANK_PREFIXES = {
-    "superkingdom": "k__",
-    "phylum": "p__",
-    "class": "c__",
-    "order": "o__",
-    "family": "f__",
-    "genus": "g__",
-    "species": "s__",
 }
 
 CAMI_VERSION = "0.9.1"
