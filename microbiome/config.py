@@ -74,6 +74,7 @@ def _describe(err: jsonschema.ValidationError) -> str:
 #: Config keys that hold paths (relative ones are relative to the working directory).
 PATH_KEYS = (
     ("samples",),
+    ("metadata", "table"),
     ("qc", "host_references"),
     ("profile", "references"),
     ("profile", "taxonomy"),

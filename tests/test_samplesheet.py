@@ -137,3 +137,24 @@ def test_demo_config_is_valid(capsys):
         == 0
     )
     assert "6 samples OK" in capsys.readouterr().err
+
+
+def test_validate_checks_the_metadata_sheet(tmp_path, capsys):
+    """`validate --config` reads the metadata sheet with its declared types and lists the
+    samples that are in only one sheet."""
+    import yaml
+
+    sheet = tmp_path / "clinical.tsv"
+    text = (ROOT / "test_data" / "metadata" / "clinical.tsv").read_text()
+    sheet.write_text(text + "extra01\tP09\t0\t60-69\tfemale\t22\tControl\tplacebo\tresponder\tno\n")
+    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    config["metadata"]["table"] = str(sheet)
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    samples = ["--samples", str(ROOT / "config" / "samples.tsv")]
+    assert main(["validate", "--config", str(path), *samples]) == 0
+    assert "1 samples are not in the sample sheet: extra01" in capsys.readouterr().err
+    sheet.write_text(text.replace("\t29.3\t", "\t290\t"))
+    assert main(["validate", "--config", str(path), *samples]) == 1
+    err = capsys.readouterr().err
+    assert "clinical.tsv, line 3, column bmi: 290 is outside the declared range 10..80" in err

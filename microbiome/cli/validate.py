@@ -17,7 +17,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description=__doc__
         + " Checks the config against workflow/schemas/config.schema.yaml, and the sample sheet:"
         " columns, sample IDs, that every reads file exists, is readable and not empty, and is"
-        " used once. Relative paths in the sheet are relative to the sheet's folder.",
+        " used once. Relative paths in the sheet are relative to the sheet's folder. With"
+        " --config, also the metadata sheet against its declared column types, listing the"
+        " samples that are in only one of the two sheets.",
     )
     parser.add_argument(
         "--samples", metavar="SHEET", help="sample sheet (TSV/CSV); default: the config's 'samples'"
@@ -52,6 +54,8 @@ def run(args: argparse.Namespace) -> int:
         problems.extend(exc.errors)
     except MicrobiomeError as exc:
         problems.append(exc)
+    if args.config and not problems and config["metadata"]["table"]:
+        problems.extend(_check_metadata(config["metadata"], set(table.index)))
     if problems:
         raise ValidationErrors(problems)
     paired = int((table["layout"] == "paired").sum())
@@ -64,3 +68,40 @@ def run(args: argparse.Namespace) -> int:
         table.loc[table["patient_id"] != "", "patient_id"].nunique(),
     )
     return 0
+
+
+def _check_metadata(cfg: dict, samples: set[str]) -> list[MicrobiomeError]:
+    """Problems of the config's metadata sheet; log the samples in one sheet only."""
+    from microbiome.io.metadata import read_metadata
+
+    try:
+        metadata = read_metadata(
+            cfg["table"],
+            cfg["variables"],
+            sample_column=cfg["sample_column"] or None,
+            patient_column=cfg["patient_column"] or None,
+        )
+    except MicrobiomeError as exc:
+        return [exc]
+    match = metadata.match(sorted(samples))
+    if match.only_in_data:
+        log.warning(
+            "%s: no metadata for %d samples of the sample sheet: %s",
+            cfg["table"],
+            len(match.only_in_data),
+            ", ".join(match.only_in_data),
+        )
+    if match.only_in_metadata:
+        log.warning(
+            "%s: %d samples are not in the sample sheet: %s",
+            cfg["table"],
+            len(match.only_in_metadata),
+            ", ".join(match.only_in_metadata),
+        )
+    log.info(
+        "%s: metadata OK (%d samples, %d variables)",
+        cfg["table"],
+        len(metadata.table),
+        len(metadata.types),
+    )
+    return []

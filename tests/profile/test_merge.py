@@ -210,3 +210,34 @@ def test_to_biom_rejects_unknown_rank(tables):
 
     with pytest.raises(ConfigError, match="not one of"):
         to_biom([read_rank_table(p) for p in tables], "kingdom")
+
+
+def test_merged_tables_read_back_as_feature_tables(tmp_path, tables):
+    """What downstream stages read (microbiome.io.feature_table) is what was merged."""
+    from microbiome.errors import ConfigError
+    from microbiome.io.feature_table import read_feature_table
+
+    merge_profiles(tables, tmp_path / "out")
+    tmp_path = tmp_path / "out"
+    counts = read_feature_table(tmp_path / "species.counts.tsv")
+    relative = read_feature_table(tmp_path / "species.relative.tsv")
+    biom = read_feature_table(tmp_path / "profiles.biom")
+    assert counts.format == "microbiome" and not counts.relative and relative.relative
+    assert biom.format == "biom"
+    raw = pd.read_csv(tmp_path / "species.counts.tsv", sep="\t")
+    samples = [c for c in raw.columns if c not in ("taxid", "name", "lineage")]
+    assert counts.samples == samples == biom.samples
+    expected = raw.set_index(raw["taxid"].astype(str))[samples].T.astype(float)
+    pd.testing.assert_frame_equal(counts.data, expected, check_names=False)
+    pd.testing.assert_frame_equal(biom.data[counts.data.columns], counts.data, check_names=False)
+    assert (
+        biom.features["lineage"].tolist()
+        == counts.features.loc[biom.data.columns, "lineage"].tolist()
+    )
+    # Collapsing species to genus sums the species of each genus (naive: cut the lineage).
+    collapsed = counts.at_rank("genus")
+    naive = raw.groupby(raw["lineage"].str.rsplit(";", n=1).str[0])[samples].sum().T
+    mine = collapsed.data.T.groupby(collapsed.features["lineage"]).sum().T
+    pd.testing.assert_frame_equal(mine, naive.astype(float), check_names=False)
+    with pytest.raises(ConfigError, match="rank 'strain'"):
+        counts.at_rank("strain")

@@ -10,6 +10,7 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from microbiome.errors import MicrobiomeError
+from microbiome.io.metadata import read_metadata
 from microbiome.io.samplesheet import load_sample_sheet
 
 validate(config, schema="../schemas/config.schema.yaml")
@@ -22,6 +23,19 @@ try:
     SAMPLES = load_sample_sheet(config["samples"])
 except MicrobiomeError as exc:
     raise WorkflowError(f"invalid sample sheet:\n{exc}") from None
+
+
+# The metadata sheet is checked at start-up, against the declared column types.
+if config["metadata"]["table"]:
+    try:
+        read_metadata(
+            config["metadata"]["table"],
+            config["metadata"]["variables"],
+            sample_column=config["metadata"]["sample_column"] or None,
+            patient_column=config["metadata"]["patient_column"] or None,
+        )
+    except MicrobiomeError as exc:
+        raise WorkflowError(f"invalid metadata sheet:\n{exc}") from None
 
 
 wildcard_constraints:
