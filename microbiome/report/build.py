@@ -883,15 +883,19 @@ def _gmhi_line(r: pd.Series, cohort: Cohort) -> dict:
     )
     if mh + mn < 10:
         detect += " With so few index species covered, the index is not reliable."
-    if value > 0:
-        meaning = "the health-associated species outweigh the disease-associated ones"
+        status = "NA"
+    elif value > 0:
         status = "GOOD"
     elif value < 0:
-        meaning = "the disease-associated species outweigh the health-associated ones"
         status = "WARN"
     else:
-        meaning = "neither group dominates (or neither was found)"
         status = "NA"
+    if value > 0:
+        meaning = "the health-associated species outweigh the disease-associated ones"
+    elif value < 0:
+        meaning = "the disease-associated species outweigh the health-associated ones"
+    else:
+        meaning = "neither group dominates (or neither was found)"
     return {
         "label": "Gut Microbiome Health Index",
         "value": _fmt(value),
@@ -927,8 +931,16 @@ def _dysbiosis_line(r: pd.Series, cohort: Cohort) -> dict:
                 if pd.notna(cutoff)
                 else ""
             )
+            + _small_reference(cohort)
         ),
     }
+
+
+def _small_reference(cohort: Cohort) -> str:
+    n = len(cohort.reference)
+    if n >= 20:
+        return ""
+    return f" The reference group is small (n = {n}): percentiles and the cut-off are rough."
 
 
 def _diversity_line(r: pd.Series, cohort: Cohort) -> dict:
