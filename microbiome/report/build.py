@@ -605,7 +605,9 @@ def cohort_context(cohort: Cohort) -> dict:
     comp_names = cohort.names_at(s["composition_rank"])
     comp = _top_composition(cohort.composition, comp_names, s["composition_top"])
     composition_figure = figures.composition(
-        comp, comp.index.tolist(), f"Composition ({s['composition_rank']}), top {len(comp.columns)}"
+        comp,
+        comp.index.tolist(),
+        f"Composition ({s['composition_rank']}), top {len(comp.columns.drop('Other', 'ignore'))}",
     )
     group_figures = []
     variable = s["reference"].get("variable")
@@ -760,9 +762,17 @@ def _chosen_model(stage: StageOutputs) -> dict | None:
         "auroc_low": float(best["auroc_ci_low"]),
         "auroc_high": float(best["auroc_ci_high"]),
         "n_samples": int(best["n_samples"]),
-        "outcome": str(chosen.get("outcome") or ""),
-        "positive_class": str(chosen.get("positive_class") or "the positive outcome"),
+        "outcome": str(info.get("outcome") or chosen.get("outcome") or ""),
+        "positive_class": _levels(info.get("positive_class"), "the positive outcome"),
+        "negative_class": _levels(info.get("negative_class"), "other"),
     }
+
+
+def _levels(value, default: str) -> str:
+    """A class of model.json (a level or a list of levels) as text."""
+    if isinstance(value, list):
+        return " or ".join(str(v) for v in value) or default
+    return str(value) if value else default
 
 
 # --------------------------------------------------------------------------------------------
@@ -1055,7 +1065,7 @@ def _responder(cohort: Cohort, samples: list[str]) -> dict | None:
             [
                 r["sample_id"],
                 f"{r['probability']:.2f}",
-                "–" if pd.isna(r["outcome"]) else str(r["outcome"]),
+                _outcome(r["outcome"], model),
             ]
             for _, r in rows.iterrows()
         ],
@@ -1066,6 +1076,17 @@ def _responder(cohort: Cohort, samples: list[str]) -> dict | None:
             "text": text,
         },
     }
+
+
+def _outcome(value, model: dict) -> str:
+    """An observed outcome as its class name (predictions code the positive class as 1)."""
+    if pd.isna(value):
+        return "–"
+    if str(value) in ("1", "1.0", "True"):
+        return model["positive_class"]
+    if str(value) in ("0", "0.0", "False"):
+        return model["negative_class"]
+    return str(value)
 
 
 def _position_figure(cohort: Cohort, sample: str) -> str:

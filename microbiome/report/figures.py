@@ -77,7 +77,8 @@ def composition(proportions: pd.DataFrame, labels: Sequence[str], title: str) ->
         bottom = np.zeros(n)
         colours = _colours(proportions.shape[1])
         for (taxon, values), (colour, hatch) in zip(proportions.items(), colours, strict=True):
-            colour = OTHER if taxon == "Other" else colour
+            if taxon == "Other":
+                colour, hatch = OTHER, ""
             ax.bar(
                 range(n),
                 values.to_numpy() * 100,

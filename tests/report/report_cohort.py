@@ -174,7 +174,7 @@ def write_cohort(folder: Path, *, diversity: bool = True, integrate: bool = True
         pd.DataFrame(
             {"sample_id": ids, "patient_id": [s[1] for s in SAMPLES], "feature_set": "taxa",
              "model": "l1_logistic", "probability": probability,
-             "outcome": [s[4] for s in SAMPLES]}
+             "outcome": [int(s[4] == "responder") for s in SAMPLES]}
         ).to_csv(g / "biomarkers" / "predictions.tsv", sep="\t", index=False)  # fmt: skip
         pd.DataFrame(
             [["taxa", "l1_logistic", "Klebsiella pneumoniae", 0.9, 0.8]],
@@ -183,13 +183,12 @@ def write_cohort(folder: Path, *, diversity: bool = True, integrate: bool = True
         (g / "biomarkers" / "model.json").write_text(
             json.dumps(
                 {
-                    "feature_set": "taxa",
-                    "model": "l1_logistic",
                     "outcome": "response",
-                    "positive_class": "responder",
-                    "auroc": 0.81,
+                    "positive_class": ["responder"],
+                    "negative_class": ["non-responder"],
+                    "chosen": {"feature_set": "taxa", "model": "l1_logistic", "auroc_mean": 0.81},
                 }
-            )  # fmt: skip
+            )
         )
         (g / "parameters.json").write_text(json.dumps({"outcome": "response", "seed": 1}))
         paths["integrate"] = g

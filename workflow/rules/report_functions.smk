@@ -32,7 +32,6 @@ def stage_active(name):
 def report_inputs(wildcards):
     """Every file the reports read; the diversity and integrate folders through their
     parameters.json, which each stage writes last."""
-    cfg = config["report"]
     inputs = {
         "taxa": "results/tables/species.counts.tsv",
         "qc": "results/qc/qc_summary.tsv",
@@ -45,10 +44,10 @@ def report_inputs(wildcards):
         inputs["diversity"] = "results/diversity/parameters.json"
     if stage_active("integrate"):
         inputs["integrate"] = "results/integrate/parameters.json"
-    if cfg["metabolites"]:
-        inputs["metabolites"] = cfg["metabolites"]
-    if cfg["metabolite_annotation"]:
-        inputs["metabolite_annotation"] = cfg["metabolite_annotation"]
+    integrate = config.get("integrate", {})  # its metabolite tables, even when it is off
+    for name in ("metabolites", "metabolite_annotation"):
+        if integrate.get(name):
+            inputs[name] = integrate[name]
     return inputs
 
 

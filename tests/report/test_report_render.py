@@ -183,6 +183,7 @@ def test_patient_summary_numbers_match_the_indices(reports, cohort_files):
     predictions = pd.read_csv(cohort_files["integrate"] / "biomarkers/predictions.tsv", sep="\t")
     p = predictions.set_index("sample_id").loc["S3", "probability"]
     assert f"{p:.2f}" in html and "AUROC is 0.81" in html and "research use" in html
+    assert "<td>responder</td>" in html  # observed outcome 1 named by model.json's class
     # diversity percentile against the reference group (the controls S1-S5)
     alpha = pd.read_csv(cohort_files["diversity"] / "alpha.tsv", sep="\t", index_col=0)
     ref = alpha.loc[["S1", "S2", "S3", "S4", "S5"], "shannon_ln"]
