@@ -24,7 +24,7 @@ rule report_cohort:
         "../../envs/microbiome.yaml"
     threads: 1
     resources:
-        **resources_for("report"),
+        **resources_for("report", mem_input="taxa"),
     params:
         flags=report_flags,
         settings=json.dumps(config),
@@ -46,7 +46,7 @@ rule report_patient:
         "../../envs/microbiome.yaml"
     threads: 1
     resources:
-        **resources_for("report"),
+        **resources_for("report", mem_input="taxa"),
     params:
         flags=report_flags,
         settings=json.dumps(config),
