@@ -44,7 +44,8 @@ def report_inputs(wildcards):
         inputs["diversity"] = "results/diversity/parameters.json"
     if stage_active("integrate"):
         inputs["integrate"] = "results/integrate/parameters.json"
-    integrate = config.get("integrate", {})  # its metabolite tables, even when it is off
+    # The metabolite tables of the integrate section, even when that stage is off.
+    integrate = config.get("integrate", {})
     for name in ("metabolites", "metabolite_annotation"):
         if integrate.get(name):
             inputs[name] = integrate[name]
