@@ -85,7 +85,7 @@ def _config(args: argparse.Namespace) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     """Build the cohort once, then write the reports asked for."""
-    from microbiome.report.build import Inputs, load_cohort
+    from microbiome.report.cohort import Inputs, load_cohort
     from microbiome.report.render import write_reports
 
     if args.no_cohort and args.no_patients:

@@ -15,7 +15,9 @@ from microbiome import __version__
 from microbiome.errors import ConfigError
 from microbiome.io.atomic import atomic_path, write_text_atomic
 from microbiome.io.multiqc import custom_content
-from microbiome.report.build import Cohort, cohort_context, file_stem, patient_context
+from microbiome.report.cohort import Cohort, file_stem
+from microbiome.report.cohort_report import cohort_context
+from microbiome.report.patient_report import patient_context
 
 log = logging.getLogger("microbiome")
 

@@ -14,7 +14,7 @@ def report_metadata_sheet():
 
 def report_patients():
     """The report file names of the patients of the samples in the sample sheet."""
-    from microbiome.report.build import file_stem, patients_of, read_cohort_metadata
+    from microbiome.report.cohort import file_stem, patients_of, read_cohort_metadata
 
     sheet = report_metadata_sheet()
     try:
