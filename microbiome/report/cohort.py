@@ -21,6 +21,7 @@ from microbiome import __version__
 from microbiome.errors import ConfigError, InputError
 from microbiome.io.feature_table import FeatureTable, read_feature_table
 from microbiome.io.metadata import Metadata, read_metadata
+from microbiome.ranks import CANONICAL_RANKS
 from microbiome.report.indices import (
     dysbiosis_scores,
     dysbiosis_threshold,
@@ -154,9 +155,10 @@ def load_cohort(inputs: Inputs, config: dict) -> Cohort:
     _, empty = species.without_empty_samples()
     if len(empty) == len(species.data):
         raise InputError("no sample of the taxa table has any reads", file=inputs.taxa)
-    at_rank = _at_rank(species, settings["taxa_rank"])
+    taxa_rank, at_rank = _reachable(species, settings["taxa_rank"], notes)
+    composition_rank, composition_table = _reachable(species, settings["composition_rank"], notes)
+    settings = {**settings, "taxa_rank": taxa_rank, "composition_rank": composition_rank}
     proportions = at_rank.proportions()
-    composition_table = _at_rank(species, settings["composition_rank"])
     composition = composition_table.proportions()
     samples = proportions.index.tolist()
 
@@ -296,6 +298,21 @@ def patients_of(samples: list[str], metadata: Metadata | None) -> pd.Series:
 
 def _at_rank(table: FeatureTable, rank: str) -> FeatureTable:
     return table.at_rank(rank, keep_unresolved=True)
+
+
+def _reachable(table: FeatureTable, rank: str, notes: list[str]) -> tuple[str, FeatureTable]:
+    """(rank, table at it): ``rank``, else the deepest rank above it that the table's lineages
+    reach, else the table's own features (rank 'feature') for a table without lineages."""
+    for candidate in reversed(CANONICAL_RANKS[: CANONICAL_RANKS.index(rank) + 1]):
+        try:
+            collapsed = _at_rank(table, candidate)
+        except InputError:
+            continue
+        if candidate != rank:
+            notes.append(f"the taxa table does not reach {rank}: {candidate} is shown instead")
+        return candidate, collapsed
+    notes.append("the taxa table has no lineages: its features are shown as they are")
+    return "feature", table
 
 
 def names_of(table: FeatureTable) -> pd.Series:

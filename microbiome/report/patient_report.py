@@ -126,6 +126,13 @@ def _quality_line(r: pd.Series, samples: list[str], idx: pd.DataFrame) -> dict:
 
 def _gmhi_line(r: pd.Series, cohort: Cohort) -> dict:
     value = r["gmhi"]
+    if pd.isna(value):
+        return {
+            "label": "Gut Microbiome Health Index",
+            "value": "not available",
+            "status": "NA",
+            "text": "The taxa table has no species, which the index needs.",
+        }
     mh, mn = cohort.gmhi_matched
     detect = (
         f"{int(r['gmhi_mh_present'])} of 7 health-associated and {int(r['gmhi_mn_present'])} of "

@@ -270,3 +270,24 @@ def test_missing_weasyprint_is_a_one_line_error(cohort_files, tmp_path, capsys, 
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "WeasyPrint" in err[0] and "--no-pdf" in err[0], err
     assert not (tmp_path / "o" / "patients" / "P3.pdf").exists()
+
+
+def test_tables_without_species_or_qc_still_give_reports(cohort_files, tmp_path):
+    """A genus-level table (e.g. from another profiler) and no QC: the reports say so and use
+    what there is."""
+    counts = pd.read_csv(cohort_files["taxa"], sep="\t")
+    counts["lineage"] = counts["lineage"].str.replace(r";s__.*$", "", regex=True)
+    counts["name"] = counts["lineage"].str.extract(r"g__([^;]+)$")[0]
+    genus = tmp_path / "genus.tsv"
+    counts.to_csv(genus, sep="\t", index=False)
+    out = tmp_path / "out"
+    args = ["report", "--taxa", str(genus), "--metadata", str(cohort_files["metadata"]),
+            "--config", str(cohort_files["config"]), "--no-pdf", "--patient", "P1",
+            "-o", str(out)]  # fmt: skip
+    assert main(args) == 0
+    cohort = (out / "cohort.html").read_text()
+    assert "the taxa table does not reach species: genus is shown instead" in cohort
+    assert "the GMHI cannot be computed" in cohort and "QC was not run" in cohort
+    patient = (out / "patients" / "P1.html").read_text()
+    assert "QC was not run: sample quality is unknown" in patient
+    assert "<i>Faecalibacterium</i>" in patient  # main taxa at genus
