@@ -8,7 +8,6 @@ into the values, sentences, tables and figures the templates show.
 from __future__ import annotations
 
 import logging
-import os
 import platform
 import re
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ from microbiome.report.indices import (
 from microbiome.report.inputs import (
     DIVERSITY_FILES,
     INTEGRATE_FILES,
+    MODEL_JSON,
     StageOutputs,
     read_metabolites,
     read_qc,
@@ -221,7 +221,7 @@ def load_cohort(inputs: Inputs, config: dict) -> Cohort:
     )
 
     diversity = read_stage("diversity", inputs.diversity, DIVERSITY_FILES)
-    integrate = read_stage("integrate", inputs.integrate, INTEGRATE_FILES)
+    integrate = read_stage("integrate", inputs.integrate, INTEGRATE_FILES, (MODEL_JSON,))
     alpha = diversity.get("alpha")
     metric = settings["diversity_metric"]
     if alpha is not None:
@@ -537,7 +537,7 @@ def chosen_model(stage: StageOutputs) -> dict | None:
     perf = stage.get("performance")
     if perf is None or perf.empty:
         return None
-    info = stage.json.get(os.path.join("biomarkers", "model.json"), {})
+    info = stage.json.get(MODEL_JSON, {})
     chosen = info.get("chosen") if isinstance(info.get("chosen"), dict) else info
     feature_set, model = chosen.get("feature_set"), chosen.get("model")
     rows = perf

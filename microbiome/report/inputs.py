@@ -75,6 +75,8 @@ INTEGRATE_FILES = {
         ("feature_set", "model", "feature", "importance"),
     ),
 }
+#: The integrate stage's description of its chosen biomarker model.
+MODEL_JSON = "biomarkers/model.json"
 QC_COLUMNS = ("sample_id", "reads_in", "reads_out", "kept_read_percent", "host_read_percent")
 
 
@@ -142,8 +144,11 @@ class StageOutputs:
         return self.tables.get(key)
 
 
-def read_stage(name: str, folder: str | os.PathLike | None, files: dict) -> StageOutputs:
-    """The outputs of a stage found in ``folder`` (None or missing: the stage did not run)."""
+def read_stage(
+    name: str, folder: str | os.PathLike | None, files: dict, json_files: tuple[str, ...] = ()
+) -> StageOutputs:
+    """The outputs of a stage found in ``folder`` (None or missing: the stage did not run):
+    the TSVs of ``files``, the JSON files ``json_files``, ``parameters.json`` and the figures."""
     if folder is None:
         return StageOutputs(name, None)
     folder = Path(folder)
@@ -157,9 +162,9 @@ def read_stage(name: str, folder: str | os.PathLike | None, files: dict) -> Stag
     parameters = folder / "parameters.json"
     if parameters.is_file():
         stage.parameters = read_json(parameters)
-    for extra in folder.glob("**/*.json"):
-        if extra.name != "parameters.json":
-            stage.json[str(extra.relative_to(folder))] = read_json(extra)
+    for relative in json_files:
+        if (folder / relative).is_file():
+            stage.json[relative] = read_json(folder / relative)
     figures = folder / "figures"
     if figures.is_dir():
         svgs = sorted(figures.glob("*.svg"))
