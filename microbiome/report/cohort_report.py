@@ -73,7 +73,7 @@ def cohort_context(cohort: Cohort) -> dict:
                 ["metric", "variable", "test", "statistic", "n_samples", "p_value", "q_value"],
             ),
             "excluded": _table(div.get("excluded"), ["sample_id", "reason"]),
-            "figures": _stage_figures(div),
+            "figures": _stage_figures(div, _diversity_figure(s)),
         }
     integ = cohort.integrate
     integrate = None
@@ -125,7 +125,7 @@ def cohort_context(cohort: Cohort) -> dict:
                 ["feature_set", "model", "feature", "importance"],
             ),
             "model": chosen_model(integ),
-            "figures": _stage_figures(integ),
+            "figures": _stage_figures(integ, lambda stem: True),
         }
     return {
         "title": "Cohort report",
@@ -173,5 +173,30 @@ def _alpha_summary(alpha: pd.DataFrame | None) -> dict | None:
     return {"columns": ["metric", "min", "median", "max", "samples"], "rows": rows}
 
 
-def _stage_figures(stage: StageOutputs) -> list[tuple[str, str]]:
-    return [(p.stem.replace("_", " "), figures.file_data_uri(p)) for p in stage.figures]
+def _stage_figures(stage: StageOutputs, wanted) -> list[tuple[str, str]]:
+    """(caption, data URI) of the stage's figures whose file stem is ``wanted``."""
+    return [
+        (p.stem.replace("_", " "), figures.file_data_uri(p))
+        for p in stage.figures
+        if wanted(p.stem)
+    ]
+
+
+def _diversity_figure(settings: dict):
+    """Which of the diversity stage's figures (``pcoa_<metric>_<variable>``,
+    ``alpha_<metric>_<variable>``, ``rarefaction``) the cohort report shows: those of the
+    reference group's variable (every variable without one) and, of the alpha figures, those of
+    the report's diversity metric."""
+    variable = settings["reference"].get("variable") or ""
+    metric = settings["diversity_metric"]
+
+    def wanted(stem: str) -> bool:
+        kind, _, rest = stem.partition("_")
+        of_variable = not variable or rest.endswith(f"_{variable}")
+        if kind == "pcoa":
+            return of_variable
+        if kind == "alpha":
+            return of_variable and rest.startswith(f"{metric}_")
+        return True
+
+    return wanted

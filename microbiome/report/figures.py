@@ -103,7 +103,7 @@ def taxa_against_cohort(table: pd.DataFrame, sample_label: str) -> str:
     columns ``patient``, ``median``, ``q1``, ``q3`` (fractions)."""
     with plt.rc_context(_STYLE):
         n = len(table)
-        fig, ax = plt.subplots(figsize=(6.4, 0.24 * n + 0.9))
+        fig, ax = plt.subplots(figsize=(6.4, 0.21 * n + 0.8))
         y = np.arange(n)[::-1]
         ax.hlines(
             y,
@@ -145,7 +145,7 @@ def cohort_position(rows: list[dict]) -> str:
     patient's (vermillion), each row a dict with ``label``, ``cohort``, ``reference``,
     ``patient`` (list of values) and optional ``note``."""
     with plt.rc_context(_STYLE):
-        fig, axes = plt.subplots(len(rows), 1, figsize=(6.4, 0.95 * len(rows) + 0.3), squeeze=False)
+        fig, axes = plt.subplots(len(rows), 1, figsize=(6.4, 0.78 * len(rows) + 0.3), squeeze=False)
         rng = np.random.default_rng(0)  # jitter only: the same picture every time
         for ax, row in zip(axes[:, 0], rows, strict=True):
             cohort = np.asarray(row["cohort"], dtype=float)

@@ -140,10 +140,12 @@ def write_cohort(folder: Path, *, diversity: bool = True, integrate: bool = True
                      "p_value", "q_value"],
         ).to_csv(d / "tests" / "alpha_tests.tsv", sep="\t", index=False)  # fmt: skip
         (d / "excluded.tsv").write_text("sample_id\treason\n")
-        (d / "figures" / "pcoa_braycurtis_diagnosis.svg").write_text(
-            '<svg xmlns="http://www.w3.org/2000/svg" width="120" height="80">'
-            '<circle cx="40" cy="40" r="20" fill="#0072B2"/></svg>'
-        )
+        for stem in ("pcoa_braycurtis_diagnosis", "pcoa_braycurtis_sex", "rarefaction",
+                     "alpha_shannon_ln_diagnosis", "alpha_observed_diagnosis"):  # fmt: skip
+            (d / "figures" / f"{stem}.svg").write_text(
+                '<svg xmlns="http://www.w3.org/2000/svg" width="120" height="80">'
+                '<circle cx="40" cy="40" r="20" fill="#0072B2"/></svg>'
+            )
         (d / "parameters.json").write_text(json.dumps({"metrics": ["braycurtis"], "seed": 1}))
         paths["diversity"] = d
     if integrate:

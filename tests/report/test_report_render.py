@@ -64,6 +64,10 @@ def test_cohort_report_has_every_section_when_its_inputs_exist(reports):
     for heading in headings:
         assert f"<h2>{heading}</h2>" in html or f"<h3>{heading}</h3>" in html, heading
     assert "3.21" in html and "0.314" in html  # pseudo-F and R2 of permanova.tsv
+    # the diversity figures of the reference variable (and the report's alpha metric)
+    for caption in ("pcoa braycurtis diagnosis", "alpha shannon ln diagnosis", "rarefaction"):
+        assert f"<figcaption>{caption}</figcaption>" in html, caption
+    assert "pcoa braycurtis sex" not in html and "alpha observed diagnosis" not in html
     assert "0.81" in html and "l1 logistic" in html  # the chosen model and its AUROC
     assert "was not run" not in html
     # methods from what ran: versions, parameters.json of both stages, the config
