@@ -126,9 +126,21 @@ class Cohort:
         samples = self.patients.index[self.patients == patient]
         return sorted(samples, key=lambda s: self.order[s])
 
+    @property
+    def all_patients(self) -> list[str]:
+        """The patients of the taxa table's samples, then those only in the metadata (whose
+        reports say that none of their samples was profiled)."""
+        patients = list(pd.unique(self.patients))
+        if self.metadata is not None:
+            known = set(patients)
+            for patient in pd.unique(self.metadata.table["patient_id"].astype(str)):
+                if patient not in known:
+                    patients.append(patient)
+        return patients
+
     def find_patient(self, name: str) -> str:
         """A patient by ID or by its report's file name."""
-        patients = list(pd.unique(self.patients))
+        patients = self.all_patients
         if name in patients:
             return name
         by_stem = [p for p in patients if file_stem(p) == name]

@@ -58,6 +58,17 @@ def patient_context(cohort: Cohort, patient: str) -> dict:
         "methods": methods(cohort),
         "gmhi_matched": cohort.gmhi_matched,
     }
+    if not samples:
+        ctx["summary"] = [
+            {
+                "label": "Samples",
+                "value": "none profiled",
+                "status": "NA",
+                "text": "This patient is in the metadata, but none of the patient's samples is "
+                "in the taxa table: there are no results to show.",
+            }
+        ]
+        return ctx
     if latest is None:
         ctx["summary"] = [
             {

@@ -145,13 +145,9 @@ def write_reports(
         write_indices(cohort, outdir / "indices.tsv")
         write_text_atomic(outdir / "microbiome_report_mqc.tsv", multiqc_indices(cohort))
         written += [outdir / "cohort.html", outdir / "indices.tsv"]
-    chosen = (
-        list(pd.unique(cohort.patients))
-        if patients is None
-        else [cohort.find_patient(p) for p in patients]
-    )
+    chosen = cohort.all_patients if patients is None else [cohort.find_patient(p) for p in patients]
     stems = {}
-    for patient in pd.unique(cohort.patients):
+    for patient in cohort.all_patients:
         stem = file_stem(patient)
         if stem in stems and stems[stem] != patient:
             raise ConfigError(

@@ -295,3 +295,15 @@ def test_tables_without_species_or_qc_still_give_reports(cohort_files, tmp_path)
     patient = (out / "patients" / "P1.html").read_text()
     assert "QC was not run: sample quality is unknown" in patient
     assert "<i>Faecalibacterium</i>" in patient  # main taxa at genus
+
+
+def test_patient_only_in_the_metadata_gets_a_report_saying_so(cohort_files, tmp_path):
+    meta = pd.read_csv(cohort_files["metadata"], sep="\t")
+    extra = pd.DataFrame([["S99", "P9", 0, "Case", "responder"]], columns=meta.columns)
+    sheet = tmp_path / "clinical.tsv"
+    pd.concat([meta, extra]).to_csv(sheet, sep="\t", index=False)
+    out = tmp_path / "out"
+    files = dict(cohort_files, metadata=sheet)
+    assert main(report_args(files, out, "--no-cohort", "--no-pdf", "--patient", "P9")) == 0
+    html = (out / "patients" / "P9.html").read_text()
+    assert "none of the patient&#39;s samples is in the taxa table" in html
