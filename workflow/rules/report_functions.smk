@@ -12,15 +12,32 @@ def report_metadata_sheet():
     return None
 
 
-def report_patients():
-    """The report file names of the patients of the samples in the sample sheet."""
-    from microbiome.report.cohort import file_stem, patients_of, read_cohort_metadata
+def report_metadata():
+    """The metadata of the report's patients (None without a sheet); checked at start-up, with
+    the reference group's variable, so that a wrong setting stops the run before it starts."""
+    from microbiome.report.cohort import read_cohort_metadata
 
     sheet = report_metadata_sheet()
+    if not sheet:
+        return None
     try:
-        metadata = read_cohort_metadata(sheet, config) if sheet else None
+        metadata = read_cohort_metadata(sheet, config)
     except MicrobiomeError as exc:
         raise WorkflowError(f"report: {exc}") from None
+    variable = config["report"]["reference"]["variable"]
+    if variable and variable not in metadata.table.columns:
+        raise WorkflowError(
+            f"report.reference.variable: {variable!r} is not a column of {sheet} (columns:"
+            f" {', '.join(metadata.table.columns)}); set it to one, or to '' for the whole cohort"
+        )
+    return metadata
+
+
+def report_patients():
+    """The report file names of the patients of the samples in the sample sheet."""
+    from microbiome.report.cohort import file_stem, patients_of
+
+    metadata = report_metadata()
     return sorted({file_stem(p) for p in patients_of(list(SAMPLES.index), metadata)})
 
 
