@@ -190,7 +190,7 @@ def read_metabolites(
     path: str | os.PathLike, annotation: str | os.PathLike | None
 ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """Samples x metabolites (first column the sample ID) and the optional annotation table
-    (``metabolite``, ``superpathway``, ``subpathway``, ...), indexed by metabolite."""
+    (first column the metabolite; ``subpathway``, ...), indexed by metabolite."""
     path = os.fspath(path)
     table = read_tsv(path)
     first = table.columns[0]
@@ -205,6 +205,8 @@ def read_metabolites(
         raise InputError(f"column {bad[0]!r} is not numeric", file=path)
     notes = None
     if annotation:
-        notes = read_tsv(annotation, ("metabolite",)).astype({"metabolite": str})
-        notes = notes.drop_duplicates("metabolite").set_index("metabolite")
+        notes = read_tsv(annotation)
+        key = notes.columns[0]  # the metabolite names, whatever the column is called
+        notes[key] = notes[key].astype(str)
+        notes = notes.drop_duplicates(key).set_index(key).rename_axis("metabolite")
     return table, notes

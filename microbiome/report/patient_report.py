@@ -419,15 +419,24 @@ def _metabolite_highlights(cohort: Cohort, samples: list[str]) -> dict | None:
         return {"groups": [], "note": "No metabolite data for this patient's samples."}
     sample = present[-1]
     notes = cohort.metabolite_notes
+    # the annotation's subpathway column, however it is spelt (subpathway, Subpathway, SUB_PATHWAY)
+    column = next(
+        (
+            c
+            for c in (notes.columns if notes is not None else [])
+            if str(c).lower().replace("_", "").replace(" ", "") == "subpathway"
+        ),
+        None,
+    )
     groups = []
     for label, subpathways in cohort.settings["metabolite_groups"].items():
-        if notes is None or "subpathway" not in notes.columns:
+        if column is None:
             break
         wanted = {str(x).lower() for x in subpathways}
         members = [
             m
             for m in table.columns
-            if m in notes.index and str(notes.at[m, "subpathway"]).lower() in wanted
+            if m in notes.index and str(notes.at[m, column]).lower() in wanted
         ]
         rows = []
         for m in members:

@@ -99,7 +99,7 @@ def write_cohort(folder: Path, *, diversity: bool = True, integrate: bool = True
         {
             "metabolite": ["butyrate", "valerate", "deoxycholate", "tryptophan"],
             "superpathway": ["Lipid", "Lipid", "Lipid", "Amino Acid"],
-            "subpathway": ["Short Chain Fatty Acid", "Short Chain Fatty Acid",
+            "Subpathway": ["Short Chain Fatty Acid", "Short Chain Fatty Acid",
                            "Secondary Bile Acid Metabolism", "Tryptophan Metabolism"],
         }
     )  # fmt: skip
