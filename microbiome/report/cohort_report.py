@@ -79,8 +79,8 @@ def cohort_context(cohort: Cohort) -> dict:
     integrate = None
     if integ.ran:
         top = s["top_associations"]
-        assoc = integ.get("associations")
-        corr = integ.get("correlations")
+        assoc = _named(integ.get("associations"), "feature", "name")
+        corr = _named(integ.get("correlations"), "taxon", "taxon_name")
         integrate = {
             "associations": _table(
                 assoc.sort_values(["q_value", "p_value"]).head(top) if assoc is not None else None,
@@ -119,7 +119,9 @@ def cohort_context(cohort: Cohort) -> dict:
                 ],
             ),
             "importance": _table(
-                integ.get("importance").sort_values("importance", ascending=False).head(top)
+                _named(integ.get("importance"), "feature", "name")
+                .sort_values("importance", ascending=False)
+                .head(top)
                 if integ.get("importance") is not None
                 else None,
                 ["feature_set", "model", "feature", "importance"],
@@ -171,6 +173,17 @@ def _alpha_summary(alpha: pd.DataFrame | None) -> dict | None:
         v = alpha[m].dropna()
         rows.append([m, sci(v.min()), sci(v.median()), sci(v.max()), str(len(v))])
     return {"columns": ["metric", "min", "median", "max", "samples"], "rows": rows}
+
+
+def _named(table: pd.DataFrame | None, column: str, names: str) -> pd.DataFrame | None:
+    """``column`` shown as 'name (ID)' where the table has a ``names`` column (the integrate
+    stage adds the taxon names of its taxid features)."""
+    if table is None or names not in table.columns:
+        return table
+    name = table[names].astype("string").fillna("")
+    ids = table[column].astype(str)
+    labelled = [f"{n} ({i})" if n and n != i else i for n, i in zip(name, ids, strict=True)]
+    return table.assign(**{column: labelled})
 
 
 def _stage_figures(stage: StageOutputs, wanted) -> list[tuple[str, str]]:

@@ -156,15 +156,16 @@ def write_cohort(folder: Path, *, diversity: bool = True, integrate: bool = True
              "has_metabolites": True, "has_metadata": True, "note": ""}
         ).to_csv(g / "join_report.tsv", sep="\t", index=False)  # fmt: skip
         pd.DataFrame(
-            [["Klebsiella pneumoniae", "taxon", "diagnosis", "Case", 1.7, 0.4, 8, 8, 0.001, 0.01,
-              "linear"],
-             ["butyrate", "metabolite", "diagnosis", "Case", -0.9, 0.5, 8, 8, 0.09, 0.2, "linear"]],
+            [["573", "taxon", "diagnosis", "Case", 1.7, 0.4, 8, 8, 0.001, 0.01, "linear",
+              "Klebsiella pneumoniae"],
+             ["butyrate", "metabolite", "diagnosis", "Case", -0.9, 0.5, 8, 8, 0.09, 0.2, "linear",
+              ""]],
             columns=["feature", "feature_type", "variable", "level", "coefficient", "std_error",
-                     "n", "n_nonzero", "p_value", "q_value", "model"],
+                     "n", "n_nonzero", "p_value", "q_value", "model", "name"],
         ).to_csv(g / "associations.tsv", sep="\t", index=False)  # fmt: skip
         pd.DataFrame(
-            [["Escherichia coli", "butyrate", -0.71, 0.03, 0.06, 8]],
-            columns=["taxon", "metabolite", "rho", "p_value", "q_value", "n"],
+            [["562", "butyrate", -0.71, 0.03, 0.06, 8, "Escherichia coli"]],
+            columns=["taxon", "metabolite", "rho", "p_value", "q_value", "n", "taxon_name"],
         ).to_csv(g / "correlations.tsv", sep="\t", index=False)
         pd.DataFrame(
             [["taxa", "l1_logistic", 0.81, 0.62, 0.95, 0.02, 8, 5, 4, 10],
@@ -179,8 +180,15 @@ def write_cohort(folder: Path, *, diversity: bool = True, integrate: bool = True
              "outcome": [int(s[4] == "responder") for s in SAMPLES]}
         ).to_csv(g / "biomarkers" / "predictions.tsv", sep="\t", index=False)  # fmt: skip
         pd.DataFrame(
-            [["taxa", "l1_logistic", "Klebsiella pneumoniae", 0.9, 0.8]],
-            columns=["feature_set", "model", "feature", "importance", "selection_frequency"],
+            [["taxa", "l1_logistic", "573", 0.9, 0.8, "Klebsiella pneumoniae"]],
+            columns=[
+                "feature_set",
+                "model",
+                "feature",
+                "importance",
+                "selection_frequency",
+                "name",
+            ],
         ).to_csv(g / "biomarkers" / "importance.tsv", sep="\t", index=False)
         (g / "biomarkers" / "model.json").write_text(
             json.dumps(

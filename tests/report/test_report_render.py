@@ -69,6 +69,9 @@ def test_cohort_report_has_every_section_when_its_inputs_exist(reports):
         assert f"<figcaption>{caption}</figcaption>" in html, caption
     assert "pcoa braycurtis sex" not in html and "alpha observed diagnosis" not in html
     assert "0.81" in html and "l1 logistic" in html  # the chosen model and its AUROC
+    # taxid features with the names the integrate stage gives them
+    assert "<td>Klebsiella pneumoniae (573)</td>" in html
+    assert "<td>Escherichia coli (562)</td>" in html and "<td>butyrate</td>" in html
     assert "was not run" not in html
     # methods from what ran: versions, parameters.json of both stages, the config
     assert "microbiome" in html and "matplotlib" in html
