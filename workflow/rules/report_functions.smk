@@ -13,8 +13,9 @@ def report_metadata_sheet():
 
 
 def report_metadata():
-    """The metadata of the report's patients (None without a sheet), checked at start-up
-    with the reference group's variable: a wrong setting stops the run before it starts."""
+    """The metadata of the report's patients (None without a sheet), checked at
+    start-up with the reference group's variable, so that a wrong setting stops the
+    run before it starts."""
     from microbiome.report.cohort import read_cohort_metadata
 
     sheet = report_metadata_sheet()
