@@ -20,6 +20,8 @@ from microbiome.cli import (
     classify,
     classify_import,
     db,
+    import_profiles,
+    integrate,
     kmer,
     profile_merge,
     qc,
@@ -29,7 +31,19 @@ from microbiome.cli import (
 )
 from microbiome.errors import MicrobiomeError, ValidationErrors
 
-SUBCOMMANDS = (validate, stats, qc, kmer, db, classify, classify_import, profile_merge, run)
+SUBCOMMANDS = (
+    validate,
+    stats,
+    qc,
+    kmer,
+    db,
+    classify,
+    classify_import,
+    profile_merge,
+    run,
+    import_profiles,
+    integrate,
+)
 
 log = logging.getLogger("microbiome")
 

@@ -6,6 +6,8 @@ import re
 import shutil
 import subprocess
 
+import pandas as pd
+
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
@@ -19,10 +21,18 @@ validate(config, schema="../schemas/config.schema.yaml")
 # into its environment from this checkout.
 os.environ.setdefault("MICROBIOME_SRC", os.path.dirname(workflow.basedir))
 
-try:
-    SAMPLES = load_sample_sheet(config["samples"])
-except MicrobiomeError as exc:
-    raise WorkflowError(f"invalid sample sheet:\n{exc}") from None
+#: tables mode: every stage after profiling runs from given tables; no reads, no sample sheet.
+TABLES_MODE = config["integrate"]["mode"] == "tables"
+
+if TABLES_MODE:
+    SAMPLES = pd.DataFrame(
+        columns=["sample_id", "fastq_1", "fastq_2", "line", "layout"]
+    )
+else:
+    try:
+        SAMPLES = load_sample_sheet(config["samples"])
+    except MicrobiomeError as exc:
+        raise WorkflowError(f"invalid sample sheet:\n{exc}") from None
 
 
 # The metadata sheet is checked at start-up, against the declared column types.
@@ -244,7 +254,10 @@ PROFILE_RANKS = (
 
 def all_outputs():
     """Every final output of the stages in this workflow."""
-    outputs = [
+    outputs = integrate_outputs() if config["integrate"]["activate"] else []
+    if TABLES_MODE:
+        return outputs
+    outputs += [
         *expand("results/stats/{sample}.json", sample=SAMPLES.index),
         "results/stats/read_stats.tsv",
         *expand("results/qc/{sample}.qc.json", sample=SAMPLES.index),
@@ -261,7 +274,105 @@ def all_outputs():
     return outputs
 
 
-profile_check()
+if not TABLES_MODE:
+    profile_check()
+
+
+def get_taxa_table(wildcards=None):
+    """The taxa table of the stages after profiling: results/tables/<rank>.counts.tsv of this
+    run's profiles (reads mode), or in tables mode integrate.taxa_table, else the table that
+    `microbiome import-profiles` merges from integrate.profiler_outputs."""
+    cfg = config["integrate"]
+    rank = getattr(wildcards, "rank", None) or cfg["rank"] or "species"
+    if not TABLES_MODE:
+        return f"results/tables/{rank}.counts.tsv"
+    return cfg["taxa_table"] or f"results/tables/imported.{rank}.tsv"
+
+
+def integrate_check():
+    """Stop at start-up, saying which keys to set, when the integration lacks an input."""
+    cfg = config["integrate"]
+    if TABLES_MODE and not (cfg["taxa_table"] or cfg["profiler_outputs"]):
+        raise WorkflowError(
+            "integrate.mode is tables: set integrate.taxa_table (a taxa table) or"
+            " integrate.profiler_outputs (Kraken 2, Bracken, MetaPhlAn or mOTUs outputs)"
+        )
+    if TABLES_MODE and not cfg["taxa_table"] and not cfg["rank"]:
+        raise WorkflowError(
+            "integrate.profiler_outputs: set integrate.rank (e.g. species)"
+        )
+    if not TABLES_MODE and not cfg["rank"]:
+        raise WorkflowError(
+            "integrate.rank: set the rank of results/tables/ to analyse"
+        )
+    if cfg["activate"] and not config["metadata"]["table"]:
+        raise WorkflowError(
+            "integrate: set metadata.table (the clinical sheet), or turn the stage off with"
+            " integrate.activate: false"
+        )
+
+
+def integrate_outputs():
+    """The final outputs of the integration (the contract with the report stage)."""
+    return list(integrate_rule_outputs().values())
+
+
+def integrate_settings(wildcards):
+    """The config sections `microbiome integrate --config` reads (it fills in the rest)."""
+    sections = {k: config[k] for k in ("integrate", "metadata")}
+    return json.dumps(sections, sort_keys=True)
+
+
+def integrate_rule_outputs():
+    """Named outputs of the integrate rule, the figures and tables in the report."""
+    d = "results/integrate"
+    outputs = {
+        "join_report": report(
+            f"{d}/join_report.tsv",
+            caption="../report/integrate_join.rst",
+            category="Clinical integration",
+        ),
+        "associations": report(
+            f"{d}/associations.tsv",
+            caption="../report/integrate_associations.rst",
+            category="Clinical integration",
+        ),
+        "volcano": report(
+            f"{d}/figures/volcano.svg",
+            caption="../report/integrate_associations.rst",
+            category="Clinical integration",
+        ),
+        "parameters": f"{d}/parameters.json",
+        "settings": f"{d}/config.json",
+        "harmonised": f"{d}/harmonised/multiomics.biom",
+    }
+    if config["integrate"]["metabolites"]:
+        outputs["correlations"] = report(
+            f"{d}/correlations.tsv",
+            caption="../report/integrate_correlations.rst",
+            category="Clinical integration",
+        )
+        outputs["correlations_heatmap"] = report(
+            f"{d}/figures/correlations_heatmap.svg",
+            caption="../report/integrate_correlations.rst",
+            category="Clinical integration",
+        )
+    if config["integrate"]["biomarkers"]["outcome"]:
+        outputs["performance"] = report(
+            f"{d}/biomarkers/performance.tsv",
+            caption="../report/integrate_biomarkers.rst",
+            category="Clinical integration",
+        )
+        outputs["roc"] = report(
+            f"{d}/figures/roc.svg",
+            caption="../report/integrate_biomarkers.rst",
+            category="Clinical integration",
+        )
+        outputs["model"] = f"{d}/biomarkers/model.joblib"
+    return outputs
+
+
+integrate_check()
 
 
 def check_slurm():
