@@ -61,19 +61,27 @@ def reference_level(values: pd.Series) -> str:
     return sorted(present)[0]
 
 
-def _term(name: str, values: pd.Series, kind: str) -> tuple[str, pd.Series, str | None]:
-    """Patsy term of a column, the column as the model sees it, and its reference level."""
+def _term(
+    name: str, values: pd.Series, kind: str, reference: str | None = None
+) -> tuple[str, pd.Series, str | None]:
+    """Patsy term of a column, the column as the model sees it, and its reference level
+    (``reference`` when the column has it)."""
     if kind in ("categorical", "binary") or not pd.api.types.is_numeric_dtype(values):
         if kind == "date" or pd.api.types.is_datetime64_any_dtype(values):
             days = (values - values.min()).dt.total_seconds() / 86400.0
             return name, days.astype("float64"), None
-        ref = reference_level(values)
+        present = set(values.dropna().astype(str))
+        ref = reference if reference in present else reference_level(values)
         return f"C({name}, Treatment(reference={ref!r}))", values.astype(str), ref
     return name, values.astype("float64"), None
 
 
 def design(
-    metadata: pd.DataFrame, variable: str, covariates: Sequence[str], types: dict[str, str]
+    metadata: pd.DataFrame,
+    variable: str,
+    covariates: Sequence[str],
+    types: dict[str, str],
+    reference: str | None = None,
 ) -> tuple[pd.DataFrame, str | None, pd.Index, str]:
     """The design matrix (patsy, with intercept) of ``variable + covariates`` on the samples
     with every value present; the variable's reference level; its columns in the matrix; and
@@ -86,7 +94,9 @@ def design(
     reference = None
     for i, column in enumerate(columns):
         name = f"x{i}"
-        term, values, ref = _term(name, data[column], types.get(column, ""))
+        term, values, ref = _term(
+            name, data[column], types.get(column, ""), reference if i == 0 else None
+        )
         safe[name] = values
         terms.append(term)
         readable.append(term.replace(name, column, 1))
@@ -134,6 +144,7 @@ def associate(
     covariates: Sequence[str] = (),
     feature_type: str,
     min_samples: int = 3,
+    references: dict[str, str] | None = None,
 ) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
     """Fit every feature against every variable; q-values are left to the caller (over all
     feature types at once, :func:`bh`).
@@ -151,6 +162,8 @@ def associate(
     variables, covariates : sequence of str
     feature_type : str
         ``taxon`` or ``metabolite``.
+    references : dict, optional
+        Variable -> reference level, instead of the first declared (or sorted) level.
 
     Returns
     -------
@@ -162,7 +175,9 @@ def associate(
     meta = metadata.loc[features.index]
     rows, skipped = [], []
     for variable in variables:
-        matrix, reference, own, _ = design(meta, variable, covariates, types)
+        matrix, reference, own, _ = design(
+            meta, variable, covariates, types, (references or {}).get(variable)
+        )
         n = len(matrix)
         if n < min_samples or len(own) == 0:
             skipped.append(

@@ -119,7 +119,7 @@ def binary_outcome(metadata: pd.DataFrame, column: str, positive: Sequence[str] 
             f"outcome {column!r} has no level {unknown[0]!r}; its levels: {', '.join(declared)}"
         )
     coded = values.isin(list(positive)).astype(int)
-    negative = tuple(lv for lv in levels if lv not in positive)
+    negative = tuple(lv for lv in declared if lv not in positive and lv in levels)
     return Outcome(column, tuple(positive), coded, negative)
 
 
@@ -196,8 +196,8 @@ def make_pipeline(
         )
     else:
         raise ConfigError(f"unknown model {model!r}; one of {', '.join(MODELS)}")
-    pipeline = Pipeline([("prepare", prepare), ("scale", StandardScaler()), ("model", estimator)])
-    return pipeline.set_output(transform="pandas")
+    # The transformers pass DataFrames on (columns by name); from the scaler on it is arrays.
+    return Pipeline([("prepare", prepare), ("scale", StandardScaler()), ("model", estimator)])
 
 
 def _importance(pipeline) -> pd.Series:

@@ -1,6 +1,6 @@
 """Figures of ``microbiome integrate``: volcano, association heatmap, correlation heatmap, ROC.
 
-Each figure is written as SVG and PNG, atomically.
+Each figure is written as SVG and PNG, atomically and reproducibly (no dates, fixed IDs).
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ def _pyplot():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    plt.rcParams["svg.hashsalt"] = "microbiome"  # reproducible SVG element IDs
+
     return plt
 
 
@@ -29,7 +31,9 @@ def save(fig, stem: str | os.PathLike) -> list[Path]:
     for ext in ("svg", "png"):
         path = Path(f"{os.fspath(stem)}.{ext}")
         with atomic_path(path) as tmp:
-            fig.savefig(tmp, format=ext, dpi=150, bbox_inches="tight")
+            # No creation date in the files: the same inputs give the same bytes.
+            metadata = {"Date": None} if ext == "svg" else {"Software": None}
+            fig.savefig(tmp, format=ext, dpi=150, bbox_inches="tight", metadata=metadata)
         written.append(path)
     _pyplot().close(fig)
     return written

@@ -17,7 +17,6 @@ import json
 import logging
 import os
 import platform
-import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -144,7 +143,6 @@ def run_integrate(
     from microbiome.io.feature_table import read_feature_table
     from microbiome.io.metadata import read_metadata
 
-    started = time.monotonic()
     if taxa_path is None and metabolites_path is None:
         raise ConfigError("give a taxa table, a metabolite table or both: nothing to link")
     outdir = Path(outdir)
@@ -204,6 +202,10 @@ def run_integrate(
 
     # Associations
     variables = list(settings.variables) or ([settings.outcome] if settings.outcome else [])
+    references = {}
+    if settings.outcome:  # the outcome's effects are relative to its (first) negative level
+        negative = bm.binary_outcome(linked.metadata, settings.outcome, settings.positive).negative
+        references = {settings.outcome: negative[0]} if negative else {}
     parts = []
     for ftype, table in transformed.items():
         part, skips = associate(
@@ -214,6 +216,7 @@ def run_integrate(
             variables=variables,
             covariates=settings.covariates,
             feature_type=ftype,
+            references=references,
         )
         parts.append(part)
         skipped += [("associations", f"{ftype} ~ {v}", why) for v, why in skips]
@@ -285,7 +288,6 @@ def run_integrate(
         },
         "settings": {**asdict(settings), "biomarkers": asdict(bio_settings)},
         "derived": used,
-        "seconds": round(time.monotonic() - started, 1),
         "versions": versions(),
     }
     written["parameters"] = outdir / "parameters.json"
