@@ -82,16 +82,16 @@ def design(
     covariates: Sequence[str],
     types: dict[str, str],
     reference: str | None = None,
-) -> tuple[pd.DataFrame, str | None, pd.Index, str]:
+) -> tuple[pd.DataFrame, str | None, pd.Index]:
     """The design matrix (patsy, with intercept) of ``variable + covariates`` on the samples
-    with every value present; the variable's reference level; its columns in the matrix; and
-    the right-hand side of the formula in the original column names (for the record)."""
+    with every value present; the variable's reference level (``reference`` when given and
+    present); and the variable's columns in the matrix."""
     import patsy
 
     columns = [variable, *[c for c in covariates if c != variable]]
     data = metadata[columns].dropna()
-    safe, terms, readable = {}, [], []
-    reference = None
+    safe, terms = {}, []
+    variable_reference = None
     for i, column in enumerate(columns):
         name = f"x{i}"
         term, values, ref = _term(
@@ -99,13 +99,12 @@ def design(
         )
         safe[name] = values
         terms.append(term)
-        readable.append(term.replace(name, column, 1))
         if i == 0:
-            reference = ref
+            variable_reference = ref
     frame = pd.DataFrame(safe, index=data.index)
     matrix = patsy.dmatrix(" + ".join(terms), frame, return_type="dataframe")
     own = matrix.columns[[c == terms[0] or c.startswith(terms[0] + "[") for c in matrix.columns]]
-    return matrix, reference, own, " + ".join(readable)
+    return matrix, variable_reference, own
 
 
 def _fit(y: np.ndarray, X: pd.DataFrame, groups: np.ndarray | None):
@@ -175,7 +174,7 @@ def associate(
     meta = metadata.loc[features.index]
     rows, skipped = [], []
     for variable in variables:
-        matrix, reference, own, _ = design(
+        matrix, reference, own = design(
             meta, variable, covariates, types, (references or {}).get(variable)
         )
         n = len(matrix)

@@ -242,3 +242,19 @@ def test_usage_errors(tmp_path, capsys):
     assert code == 1 and "no sample of the table is in the clinical sheet" in (
         capsys.readouterr().err
     )
+
+
+def test_flags_alone_infer_types_and_contrast_against_the_negative_level(tmp_path):
+    out = tmp_path / "flags"
+    code = main(["integrate", "--taxa", str(GENERA), "--metabolites", str(MTB), "--metadata",
+                 str(META), "--sample-column", "Sample", "--patient-column", "Subject",
+                 "--outcome", "Study.Group", "--positive", "Adenoma", "--folds", "3",
+                 "--repeats", "1", "--permutations", "0", "-o", str(out)])  # fmt: skip
+    assert code == 0
+    assoc = pd.read_csv(out / "associations.tsv", sep="\t")
+    # Inferred levels sort Adenoma first; the outcome's effects are against its negative level.
+    assert set(zip(assoc["level"], assoc["reference"], strict=True)) == {("Adenoma", "Control")}
+    params = json.loads((out / "parameters.json").read_text())
+    assert params["settings"]["rank"] == ""  # without --config a table is taken as it is
+    perf = pd.read_csv(out / "biomarkers/performance.tsv", sep="\t")
+    assert (perf["n_permutations"] == 0).all() and perf["permutation_p"].isna().all()

@@ -254,7 +254,7 @@ PROFILE_RANKS = (
 
 def all_outputs():
     """Every final output of the stages in this workflow."""
-    outputs = integrate_outputs() if config["integrate"]["activate"] else []
+    outputs = integrate_outputs() if integrate_runs() else []
     if TABLES_MODE:
         return outputs
     outputs += [
@@ -289,6 +289,11 @@ def get_taxa_table(wildcards=None):
     return cfg["taxa_table"] or f"results/tables/imported.{rank}.tsv"
 
 
+def integrate_runs():
+    """Whether the integration runs: switched on, and with taxa (tables mode or profiles)."""
+    return config["integrate"]["activate"] and (TABLES_MODE or config["profile"]["activate"])
+
+
 def integrate_check():
     """Stop at start-up, saying which keys to set, when the integration lacks an input."""
     cfg = config["integrate"]
@@ -305,7 +310,7 @@ def integrate_check():
         raise WorkflowError(
             "integrate.rank: set the rank of results/tables/ to analyse"
         )
-    if cfg["activate"] and not config["metadata"]["table"]:
+    if integrate_runs() and not config["metadata"]["table"]:
         raise WorkflowError(
             "integrate: set metadata.table (the clinical sheet), or turn the stage off with"
             " integrate.activate: false"
