@@ -9,8 +9,8 @@ log = logging.getLogger("microbiome")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    from microbiome.io.feature_table import RANKS
     from microbiome.io.profiler_imports import PROFILER_FORMATS
+    from microbiome.ranks import CANONICAL_RANKS
 
     parser = subparsers.add_parser(
         "import-profiles",
@@ -27,7 +27,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         choices=("auto", *PROFILER_FORMATS),
         help="format of the files (default: detected)",
     )
-    parser.add_argument("--rank", default="species", choices=RANKS, help="rank (default species)")
+    parser.add_argument(
+        "--rank", default="species", choices=CANONICAL_RANKS, help="rank (default species)"
+    )
     parser.add_argument(
         "--sample-ids",
         metavar="A,B,...",

@@ -343,6 +343,8 @@ def _biomarkers(linked, settings: Settings, bio: bm.Settings, outdir: Path, skip
         sets["combined"] = pd.concat([linked.taxa.loc[both], linked.metabolites.loc[both]], axis=1)
     result = bm.evaluate(sets, taxa_cols, mtb_cols, outcome, linked.metadata["patient_id"], bio)
     skipped += [("biomarkers", item, why) for item, why in result.skipped]
+    kinds = result.importance["feature"].map(lambda f: "taxon" if f in set(taxa_cols) else "")
+    result.importance["name"] = _names(result.importance["feature"], kinds, linked)
     d = outdir / "biomarkers"
     written = {
         "performance": d / "performance.tsv",

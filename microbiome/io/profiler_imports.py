@@ -28,27 +28,10 @@ from xopen import xopen
 
 from microbiome.errors import ConfigError, InputError
 from microbiome.io.atomic import atomic_path
-from microbiome.io.feature_table import RANKS, FeatureTable
+from microbiome.io.feature_table import FeatureTable
+from microbiome.ranks import CANONICAL_RANKS, RANK_PREFIXES
 
 PROFILER_FORMATS = ("kraken2", "bracken", "metaphlan", "motus")
-_BRACKEN_LEVELS = {
-    "D": "superkingdom",
-    "P": "phylum",
-    "C": "class",
-    "O": "order",
-    "F": "family",
-    "G": "genus",
-    "S": "species",
-}
-_METAPHLAN_PREFIX = {
-    "superkingdom": "k",
-    "phylum": "p",
-    "class": "c",
-    "order": "o",
-    "family": "f",
-    "genus": "g",
-    "species": "s",
-}
 
 
 def _head(path: str, n: int = 30) -> list[str]:
@@ -122,7 +105,10 @@ def _bracken(path: str, rank: str) -> tuple[dict[str, float], pd.DataFrame]:
         values = pd.to_numeric(table["new_est_reads"], errors="raise")
     except (KeyError, ValueError, pd.errors.ParserError) as exc:
         raise InputError(f"not a Bracken abundance table: {exc}", file=path) from None
-    levels = set(table["taxonomy_lvl"].map(_BRACKEN_LEVELS).dropna())
+    from microbiome.profile.writers import KRAKEN_RANK_CODES
+
+    code_ranks = {code: r for r, code in KRAKEN_RANK_CODES.items() if r != "domain"}
+    levels = set(table["taxonomy_lvl"].map(code_ranks).dropna())
     if levels and rank not in levels:
         raise ConfigError(
             f"the Bracken table is at rank {', '.join(sorted(levels))}, not {rank}: choose that"
@@ -136,7 +122,7 @@ def _bracken(path: str, rank: str) -> tuple[dict[str, float], pd.DataFrame]:
 
 
 def _metaphlan(path: str, rank: str) -> tuple[dict[str, float], pd.DataFrame, str | None]:
-    prefix = _METAPHLAN_PREFIX[rank] + "__"
+    prefix = RANK_PREFIXES[rank]
     sample = None
     values: dict[str, float] = {}
     names, lineages, taxids = [], [], []
@@ -242,8 +228,8 @@ def import_profiles(
         raise ConfigError(
             f"profiler format {format!r} is not one of auto, {', '.join(PROFILER_FORMATS)}"
         )
-    if rank not in RANKS:
-        raise ConfigError(f"rank {rank!r} is not one of {', '.join(RANKS)}")
+    if rank not in CANONICAL_RANKS:
+        raise ConfigError(f"rank {rank!r} is not one of {', '.join(CANONICAL_RANKS)}")
     paths = [os.fspath(p) for p in paths]
     if not paths:
         raise ConfigError("no profiler output given")
