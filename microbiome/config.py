@@ -81,6 +81,10 @@ PATH_KEYS = (
     ("profile", "seqid2taxid"),
     ("profile", "database"),
     ("profile", "kraken2_db"),
+    ("integrate", "taxa_table"),
+    ("integrate", "profiler_outputs"),
+    ("integrate", "metabolites"),
+    ("integrate", "metabolite_annotation"),
 )
 
 
