@@ -227,4 +227,8 @@ def associate(
                         note,
                     )
                 )
-    return pd.DataFrame(rows, columns=ASSOCIATION_COLUMNS), skipped
+    table = pd.DataFrame(rows, columns=ASSOCIATION_COLUMNS).astype(
+        {c: "float64" for c in ("coefficient", "std_error", "p_value", "q_value")}
+        | {"n": "int64", "n_nonzero": "int64"}
+    )
+    return table, skipped

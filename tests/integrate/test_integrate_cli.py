@@ -258,3 +258,19 @@ def test_flags_alone_infer_types_and_contrast_against_the_negative_level(tmp_pat
     assert params["settings"]["rank"] == ""  # without --config a table is taken as it is
     perf = pd.read_csv(out / "biomarkers/performance.tsv", sep="\t")
     assert (perf["n_permutations"] == 0).all() and perf["permutation_p"].isna().all()
+
+
+def test_taxa_of_too_few_samples_still_give_metabolite_results(tmp_path):
+    taxa = pd.read_csv(GENERA, sep="\t", index_col=0)
+    few = tmp_path / "few.tsv"
+    taxa.iloc[:2].to_csv(few, sep="\t")  # 2 samples: no taxa model, metabolites as usual
+    out = tmp_path / "few_out"
+    code = main(["integrate", "--taxa", str(few), "--metabolites", str(MTB), "--metadata",
+                 str(META), "--sample-column", "Sample", "--patient-column", "Subject",
+                 "--variables", "Study.Group", "-o", str(out)])  # fmt: skip
+    assert code == 0
+    assoc = pd.read_csv(out / "associations.tsv", sep="\t")
+    assert set(assoc["feature_type"]) == {"metabolite"}
+    skipped = pd.read_csv(out / "skipped.tsv", sep="\t")
+    assert "taxon ~ Study.Group" in set(skipped["item"])
+    assert (out / "figures" / "volcano.svg").is_file()
