@@ -291,7 +291,9 @@ def get_taxa_table(wildcards=None):
 
 def integrate_runs():
     """Whether the integration runs: switched on, and with taxa (tables mode or profiles)."""
-    return config["integrate"]["activate"] and (TABLES_MODE or config["profile"]["activate"])
+    return config["integrate"]["activate"] and (
+        TABLES_MODE or config["profile"]["activate"]
+    )
 
 
 def integrate_check():
