@@ -56,20 +56,16 @@ class Settings:
     def from_config(cls, section: Mapping) -> Settings:
         """From the ``integrate:`` section of a validated config."""
         models = section.get("biomarkers", {})
-        names = {f for f in bm.Settings.__dataclass_fields__}
-        keys = {f for f in cls.__dataclass_fields__} - {"biomarkers"}
+        keys = set(cls.__dataclass_fields__) - {"biomarkers"}
         top = {k: section[k] for k in keys if k in section}
-        for k in ("variables", "covariates", "positive"):
-            if k in top:
-                top[k] = tuple(top[k])
-        for k in ("outcome", "positive"):
-            if k in models:
-                top[k] = tuple(models[k]) if k == "positive" else models[k]
-        inner = {k: models[k] for k in names if k in models}
+        top |= {k: models[k] for k in ("outcome", "positive") if k in models}
+        inner = {k: models[k] for k in bm.Settings.__dataclass_fields__ if k in models}
         if "threads" in section:
             inner["threads"] = section["threads"]
-        if "models" in inner:
-            inner["models"] = tuple(inner["models"])
+        for target, k in ((top, "variables"), (top, "covariates"), (top, "positive"),
+                          (inner, "models")):  # fmt: skip
+            if k in target:
+                target[k] = tuple(target[k])
         return cls(**top, biomarkers=bm.Settings(**inner))
 
 
