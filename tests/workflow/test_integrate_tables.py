@@ -15,6 +15,7 @@ def _tables_config(work, **integrate):
     path = work / "config" / "config.yaml"
     config = yaml.safe_load(path.read_text())
     config["samples"] = str(work / "no_such_sheet.tsv")  # tables mode reads no sample sheet
+    config["profile"].update(references=[], taxonomy="", seqid2taxid="")  # nor references
     config["metadata"] = {
         "table": str(KIM / "kim_integrate_metadata.tsv"),
         "sample_column": "Sample",
