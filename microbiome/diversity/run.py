@@ -141,6 +141,8 @@ def _prepare_variable(name: str, series: pd.Series, kind: str, missing: str) -> 
     present = series.dropna()
     n_missing = n - len(present)
     note = ""
+    if len(present) < 2 and not (n_missing and missing == "skip"):
+        return _Variable(name, kind, None, reason=f"{len(present)} sample(s) with a value")
     if n_missing:
         if missing == "skip":
             return _Variable(
@@ -223,9 +225,11 @@ def run_diversity(table, metadata, outdir: str | os.PathLike, options: Diversity
         log.warning("%s: sample %s has no counts: left out", table.path, sample)
     data = table.data.loc[:, table.data.sum(axis=0) > 0]
     features = table.features.loc[data.columns]
+    if data.empty:
+        raise InputError("no sample has any counts: nothing to analyse", file=table.path)
     if len(data) < 2:
-        raise InputError(
-            f"{len(data)} sample(s) with counts: diversity needs at least 2", file=table.path
+        log.warning(
+            "%s: only one sample with counts: no beta diversity, ordination or tests", table.path
         )
     log.info("%s: %d samples, %d taxa", table.path, len(data), data.shape[1])
 
@@ -309,29 +313,41 @@ def run_diversity(table, metadata, outdir: str | os.PathLike, options: Diversity
         )
 
     # Beta diversity and ordination.
-    matrices = {}
+    matrices = {}  # None: fewer than 2 samples
     for metric in beta.check_metrics(options.metrics, tree=bool(options.tree)):
-        matrices[metric] = beta.distance_matrix(
-            metric, data, pseudocount=options.pseudocount, phylogeny=phylo
+        matrices[metric] = (
+            beta.distance_matrix(metric, data, pseudocount=options.pseudocount, phylogeny=phylo)
+            if len(data) >= 2
+            else None
         )
     if options.sketches:
         kmer = beta.sketch_distances(options.sketches)
         shared = [s for s in kmer.index if s in data.index]
         for sample in kmer.index.difference(data.index, sort=False):
             excluded.append((sample, "k-mer sketch of a sample not analysed in the table"))
-        if len(shared) < 2:
-            raise InputError(
-                "fewer than 2 k-mer sketches are named after samples of the table (sketch names:"
-                f" {', '.join(kmer.index[:5])})"
-            )
         kmer = kmer.loc[shared, shared]
-        matrices[beta.SKETCH_METRIC] = DistanceMatrix(
-            (kmer.to_numpy() + kmer.to_numpy().T) / 2, ids=shared
+        matrices[beta.SKETCH_METRIC] = (
+            DistanceMatrix((kmer.to_numpy() + kmer.to_numpy().T) / 2, ids=shared)
+            if len(shared) >= 2
+            else None
         )
+        if len(shared) < 2:
+            log.warning(
+                "fewer than 2 k-mer sketches are named after analysed samples of the table"
+                " (sketch names: %s): no kmer_jaccard distances",
+                ", ".join(kmer.index[:5]),
+            )
     ordinations = {}
     for metric, dm in matrices.items():
-        _write_distances(out / "beta" / f"{metric}.distances.tsv", dm)
-        coords, variance = _pcoa(dm)
+        if dm is None:
+            ids = pd.Index(data.index[:1] if metric != beta.SKETCH_METRIC else [], name="sample_id")
+            dm = pd.DataFrame(0.0, index=ids, columns=ids)
+            _write_tsv(out / "beta" / f"{metric}.distances.tsv", dm, index=True)
+            coords = pd.DataFrame({"PC1": np.nan}, index=ids)
+            variance = pd.DataFrame(columns=["axis", "eigenvalue", "proportion_explained"])
+        else:
+            _write_distances(out / "beta" / f"{metric}.distances.tsv", dm)
+            coords, variance = _pcoa(dm)
         ordinations[metric] = (coords, variance)
         _write_tsv(out / "pcoa" / f"{metric}.coordinates.tsv", coords.reset_index())
         _write_tsv(out / "pcoa" / f"{metric}.variance.tsv", variance)
@@ -351,6 +367,8 @@ def run_diversity(table, metadata, outdir: str | os.PathLike, options: Diversity
             continue
         if variable.type in stats.CATEGORICAL:
             for metric, dm in matrices.items():
+                if dm is None:
+                    continue
                 groups = variable.values[variable.values.index.isin(dm.ids)]
                 common = {"metric": metric, "variable": variable.name, "note": variable.note}
                 if groups.nunique() < 2 or groups.nunique() == len(groups):

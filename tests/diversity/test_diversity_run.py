@@ -120,10 +120,29 @@ def test_outputs_and_figures_are_reproducible(tmp_path):
     assert list(coords.columns[:3]) == ["sample_id", "PC1", "PC2"]
 
 
-def test_unknown_variable_and_too_few_samples_are_clear_errors(tmp_path):
+def test_unknown_variable_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="'nope' is not a column"):
         _run(tmp_path, variables=("nope",))
+
+
+def test_one_sample_with_counts_gives_every_output_without_tests(tmp_path):
     path = tmp_path / "tiny.tsv"
     path.write_text("sample_id\ta\tb\nX\t1\t2\nY\t0\t0\n")
-    with pytest.raises(InputError, match="1 sample"):
-        run_diversity(read_feature_table(path), None, tmp_path / "tiny", DiversityOptions())
+    meta = tmp_path / "meta.tsv"
+    meta.write_text("sample_id\tgroup\nX\tA\nY\tB\n")
+    out = tmp_path / "tiny"
+    options = DiversityOptions(variables=("group",), figures=True, rarefaction_steps=3)
+    run_diversity(read_feature_table(path), read_metadata(meta), out, options)
+    assert list(_tsv(out / "alpha.tsv")["sample_id"]) == ["X"]
+    assert _tsv(out / "excluded.tsv").set_index("sample_id").index.tolist() == ["Y"]
+    assert _tsv(out / "beta" / "braycurtis.distances.tsv").shape == (1, 2)
+    assert len(_tsv(out / "tests" / "permanova.tsv")) == 0
+    assert "1 sample(s)" in _tsv(out / "tests" / "skipped_variables.tsv")["reason"][0]
+    assert (out / "figures" / "pcoa_aitchison_group.svg").is_file()
+
+
+def test_a_table_without_counts_is_an_input_error(tmp_path):
+    path = tmp_path / "zero.tsv"
+    path.write_text("sample_id\ta\tb\nX\t0\t0\nY\t0\t0\n")
+    with pytest.raises(InputError, match="no sample has any counts"):
+        run_diversity(read_feature_table(path), None, tmp_path / "zero", DiversityOptions())
