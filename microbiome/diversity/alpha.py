@@ -126,18 +126,21 @@ def rarefaction_curves(
 ) -> pd.DataFrame:
     """Observed taxa and Shannon (ln) by subsampling depth, each sample up to its own depth.
 
-    Depths: ``steps`` evenly spaced values from 1 to the deepest sample. Returns a long table
-    ``sample_id, depth, observed_mean, observed_sd, shannon_ln_mean, shannon_ln_sd`` (means and
-    standard deviations over ``repeats`` draws).
+    Depths: ``steps`` values spaced evenly on a log scale from 1 to the deepest sample, and each
+    sample's own depth (its full, unsubsampled values). Returns a long table ``sample_id, depth,
+    observed_mean, observed_sd, shannon_ln_mean, shannon_ln_sd`` (means and standard deviations
+    over ``repeats`` draws), sorted by sample and depth.
     """
     from skbio.diversity import alpha_diversity
 
-    totals = np.rint(counts.to_numpy(dtype=np.float64)).sum(axis=1)
-    top = int(totals.max()) if totals.size else 0
-    depths = np.unique(np.linspace(1, max(top, 1), steps).astype(np.int64))
+    rounded = counts.round()
+    totals = rounded.sum(axis=1)
+    top = int(totals.max()) if len(totals) else 0
+    depths = np.unique(np.geomspace(1, max(top, 1), steps).astype(np.int64))
     rows = []
     for depth in depths:
         draws = [rarefy(counts, int(depth), rng) for _ in range(repeats)]
+        draws = [d[totals[d.index] > depth] for d in draws]  # the full depth comes below
         if draws[0].empty:
             continue
         observed = np.vstack(
@@ -160,6 +163,24 @@ def rarefaction_curves(
         )
     columns = ["sample_id", "depth", "observed_mean", "observed_sd"]
     columns += ["shannon_ln_mean", "shannon_ln_sd"]
+    if len(rounded):
+        full = alpha_table(rounded)
+        rows.append(
+            pd.DataFrame(
+                {
+                    "sample_id": full.index,
+                    "depth": totals.astype(np.int64).to_numpy(),
+                    "observed_mean": full["observed"].to_numpy(),
+                    "observed_sd": 0.0,
+                    "shannon_ln_mean": full["shannon_ln"].to_numpy(),
+                    "shannon_ln_sd": 0.0,
+                }
+            )
+        )
     if not rows:
         return pd.DataFrame(columns=columns)
-    return pd.concat(rows, ignore_index=True)[columns]
+    curves = pd.concat(rows, ignore_index=True)[columns]
+    order = {s: i for i, s in enumerate(counts.index)}
+    curves["_order"] = curves["sample_id"].map(order)
+    curves = curves.sort_values(["_order", "depth"], kind="stable").drop(columns="_order")
+    return curves.reset_index(drop=True)

@@ -58,6 +58,14 @@ def save(fig, stem: str | os.PathLike) -> list[Path]:
     return written
 
 
+def _levels(values: pd.Series) -> list[str]:
+    """The levels present, in the declared order of a categorical, else sorted."""
+    present = set(values.dropna().astype(str))
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return [str(c) for c in values.cat.categories if str(c) in present]
+    return sorted(present)
+
+
 def _level_colours(levels) -> dict:
     return {level: OKABE_ITO[i % len(OKABE_ITO)] for i, level in enumerate(levels)}
 
@@ -89,7 +97,7 @@ def pcoa_figure(
             )
             fig.colorbar(points, ax=ax, label=variable.name)
         else:
-            colours = _level_colours(sorted(values[~missing].astype(str).unique()))
+            colours = _level_colours(_levels(values[~missing]))
             for level, colour in colours.items():
                 at = ~missing & (values.astype(str) == level)
                 ax.scatter(x[at], y[at], c=colour, s=22, label=level, edgecolors="none")
@@ -127,7 +135,7 @@ def alpha_figure(
             )
             ax.set_xlabel(str(variable.name))
         else:
-            levels = sorted(values[present].astype(str).unique())
+            levels = _levels(values[present])
             groups = [alpha[present & (values.astype(str) == lv)].to_numpy() for lv in levels]
             if groups:
                 ax.boxplot(groups, showfliers=False, widths=0.5, medianprops={"color": "black"})
@@ -168,7 +176,9 @@ def rarefaction_figure(
             ax.legend(frameon=False, fontsize=7)
         if curves.empty:
             ax.text(0.5, 0.5, note or "no curves", ha="center", va="center", transform=ax.transAxes)
-        ax.set_xlabel("reads subsampled (depth)")
+        if not curves.empty:
+            ax.set_xscale("log")
+        ax.set_xlabel("counts subsampled (depth)")
         ax.set_ylabel("observed taxa")
         ax.set_title(
             "Rarefaction curves" + (f" (--- rarefaction depth {depth})" if depth else ""),

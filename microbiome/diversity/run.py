@@ -152,8 +152,11 @@ def _prepare_variable(name: str, series: pd.Series, kind: str, missing: str) -> 
     if kind == "date":
         present = (present - pd.Timestamp("1970-01-01")).dt.days.astype(float)
     if kind in stats.CATEGORICAL:
+        order = series.cat.categories if isinstance(series.dtype, pd.CategoricalDtype) else []
         present = present.astype(str)
         levels = present.unique()
+        order = [str(c) for c in order if str(c) in set(levels)] or sorted(levels)
+        present = present.astype(pd.CategoricalDtype(order))
         if len(levels) < 2:
             only = f" ({levels[0]!r})" if len(levels) else ""
             return _Variable(name, kind, None, note, f"a single level{only} among the samples")
