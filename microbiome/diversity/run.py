@@ -274,6 +274,17 @@ def run_diversity(table, metadata, outdir: str | os.PathLike, options: Diversity
     elif explicit and options.variables:
         raise ConfigError("variables to test were given but no metadata sheet")
 
+    if table.relative and "aitchison" in options.metrics:
+        smallest = float(data.to_numpy()[data.to_numpy() > 0].min())
+        if options.pseudocount >= smallest:
+            log.warning(
+                "%s holds relative abundances: the pseudocount %g of the Aitchison distance is"
+                " not small against its smallest value %g (give --pseudocount, e.g. %g)",
+                table.path,
+                options.pseudocount,
+                smallest,
+                smallest / 2,
+            )
     phylogeny = beta.match_tree(options.tree, features) if options.tree else None
     phylo = phylogeny.as_tuple if phylogeny else None
 

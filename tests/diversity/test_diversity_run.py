@@ -7,13 +7,16 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from skbio.diversity import beta_diversity
+from skbio import TreeNode
+from skbio.diversity import alpha_diversity, beta_diversity
 from skbio.stats.distance import permanova
 
 from microbiome.diversity.run import DiversityOptions, run_diversity
 from microbiome.errors import ConfigError, InputError
 from microbiome.io.feature_table import read_feature_table
 from microbiome.io.metadata import read_metadata
+from microbiome.kmer.format import Sketch, write_sketch
+from microbiome.kmer.sketch import compare
 
 
 def _write_inputs(tmp_path, *, zero_sample=True):
@@ -146,3 +149,52 @@ def test_a_table_without_counts_is_an_input_error(tmp_path):
     path.write_text("sample_id\ta\tb\nX\t0\t0\nY\t0\t0\n")
     with pytest.raises(InputError, match="no sample has any counts"):
         run_diversity(read_feature_table(path), None, tmp_path / "zero", DiversityOptions())
+
+
+def test_tree_gives_unifrac_and_faith_pd_over_the_matched_taxa(tmp_path):
+    newick = "((taxon0:1,taxon1:2):0.5,((taxon2:1,taxon5:1):1,elsewhere:4):1);"
+    (tmp_path / "tree.nwk").write_text(newick)
+    out, summary, table, _ = _run(
+        tmp_path,
+        metrics=("weighted_unifrac",),
+        tree=str(tmp_path / "tree.nwk"),
+        variables=("group",),
+    )
+    assert (summary["tree_tips_matched"], summary["tree_features"]) == (4, 8)
+    params = json.loads((out / "parameters.json").read_text())
+    assert params["summary"]["tree_tips_matched"] == 4
+    data = table.data.drop(index=["S03"])
+    taxa = ["taxon0", "taxon1", "taxon2", "taxon5"]
+    tree = TreeNode.read([newick])
+    faith = alpha_diversity("faith_pd", data[taxa].to_numpy().astype(int), taxa=taxa, tree=tree)
+    alpha = _tsv(out / "alpha.tsv")
+    np.testing.assert_allclose(alpha["faith_pd"], faith.to_numpy())
+    unifrac = beta_diversity(
+        "weighted_unifrac",
+        data[taxa].to_numpy().astype(int),
+        ids=list(data.index),
+        taxa=taxa,
+        tree=tree,
+    )
+    got = _tsv(out / "beta" / "weighted_unifrac.distances.tsv").set_index("sample_id")
+    np.testing.assert_allclose(got.loc[list(data.index), list(data.index)], unifrac.data)
+    assert set(_tsv(out / "tests" / "alpha_tests.tsv")["metric"]) >= {"faith_pd"}
+
+
+def test_sketches_add_the_kmer_jaccard_view(tmp_path):
+    rng = np.random.default_rng(3)
+    pool = np.sort(rng.choice(2**40, size=400, replace=False)).astype(np.uint64)
+    sketches = []
+    for i in range(12):
+        hashes = np.unique(rng.choice(pool[: 200 + 15 * i], size=120, replace=False))
+        sketch = Sketch(f"S{i:02d}", 21, 100, 42, hashes, np.ones(len(hashes), np.uint32))
+        write_sketch(tmp_path / f"S{i:02d}.sketch", sketch)
+        sketches.append(sketch)
+    paths = tuple(str(tmp_path / f"S{i:02d}.sketch") for i in range(12))
+    out, *_ = _run(tmp_path, sketches=paths, variables=("group",))
+    kept = [f"S{i:02d}" for i in range(12) if i != 3]  # S03 has no counts in the table
+    expected = 1 - compare(sketches).jaccard.loc[kept, kept]
+    got = _tsv(out / "beta" / "kmer_jaccard.distances.tsv").set_index("sample_id")
+    np.testing.assert_allclose(got.loc[kept, kept].to_numpy(), expected.to_numpy())
+    rows = _tsv(out / "tests" / "permanova.tsv")
+    assert "kmer_jaccard" in set(rows["metric"])
