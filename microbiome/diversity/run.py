@@ -119,6 +119,21 @@ def safe_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", str(name)).strip("_") or "variable"
 
 
+def figures(
+    metrics: Sequence[str], variables: Sequence[str], *, tree: bool
+) -> list[tuple[str, str, str, str]]:
+    """(file stem, kind, metric, variable) of every figure drawn for ``variables`` named
+    explicitly: ``rarefaction``, ``pcoa_<metric>_<variable>``, ``alpha_<metric>_<variable>``
+    (kind ``rarefaction``, ``pcoa`` or ``alpha``). The workflow declares its outputs from this."""
+    alpha = [*alpha_mod.ALPHA_METRICS, *(["faith_pd"] if tree else [])]
+    out = [("rarefaction", "rarefaction", "", "")]
+    for variable in variables:
+        stem = safe_name(variable)
+        out += [(f"pcoa_{m}_{stem}", "pcoa", m, variable) for m in metrics]
+        out += [(f"alpha_{c}_{stem}", "alpha", c, variable) for c in alpha]
+    return out
+
+
 def _write_tsv(path: Path, table: pd.DataFrame, *, index: bool = False) -> None:
     with atomic_path(path) as tmp:
         table.to_csv(
@@ -436,36 +451,40 @@ def run_diversity(table, metadata, outdir: str | os.PathLike, options: Diversity
         "simpson": "Gini-Simpson (1 - sum p²)",
         "pielou_evenness": "Pielou evenness (ln)",
     }
-    for variable in variables if options.figures else []:
-        if variable.values is None and not explicit:
-            continue
-        series = (
-            metadata.table[variable.name].reindex(data.index)
-            if variable.type != "date"
-            else pd.Series(np.nan, index=data.index, name=variable.name)
-        )
+    drawn = {v.name: v for v in variables if v.values is not None or explicit}
+    series: dict[str, pd.Series] = {}
+    for variable in drawn.values():
         if variable.values is not None:
-            series = variable.values.reindex(data.index).rename(variable.name)
+            series[variable.name] = variable.values.reindex(data.index).rename(variable.name)
+        elif variable.type == "date":
+            series[variable.name] = pd.Series(np.nan, index=data.index, name=variable.name)
+        else:
+            series[variable.name] = metadata.table[variable.name].reindex(data.index)
+    planned = figures(list(ordinations), list(drawn), tree=phylogeny is not None)
+    for stem, kind, metric, name in planned if options.figures else []:
+        if kind == "rarefaction":
+            continue  # drawn with the curves
+        variable = drawn[name]
         note = f"not tested: {variable.reason}" if variable.reason else variable.note
-        stem = safe_name(variable.name)
-        for metric, (coords, variance) in ordinations.items():
+        if kind == "pcoa":
+            coords, variance = ordinations[metric]
             plots.pcoa_figure(
                 coords,
                 variance,
-                series,
+                series[name],
                 variable.type,
                 metric=metric,
                 note=note,
-                stem=out / "figures" / f"pcoa_{metric}_{stem}",
+                stem=out / "figures" / stem,
             )
-        for column in alpha_columns:
+        else:
             plots.alpha_figure(
-                tested_alpha[column].rename(column),
-                series,
+                tested_alpha[metric].rename(metric),
+                series[name],
                 variable.type,
-                label=labels.get(column, column) + (" (rarefied)" if depth else ""),
+                label=labels.get(metric, metric) + (" (rarefied)" if depth else ""),
                 note=note,
-                stem=out / "figures" / f"alpha_{column}_{stem}",
+                stem=out / "figures" / stem,
             )
 
     summary = {

@@ -276,17 +276,6 @@ def all_outputs():
 profile_check()
 
 
-#: Alpha diversity columns of `microbiome diversity` (figures alpha_<column>_<variable>).
-DIVERSITY_ALPHA = (
-    "observed",
-    "shannon_ln",
-    "simpson",
-    "inverse_simpson",
-    "chao1",
-    "pielou_evenness",
-)
-
-
 def diversity_metrics():
     """Beta diversity metrics: the configured ones, and kmer_jaccard with sketches."""
     cfg = config["diversity"]
@@ -317,39 +306,25 @@ def diversity_column_flag(key):
 
 def diversity_figures(ext="svg"):
     """(path, caption, subcategory, labels) of each figure file with extension `ext`."""
-    from microbiome.diversity.run import safe_name
+    from microbiome.diversity.run import figures
 
     cfg = config["diversity"]
-    alpha = DIVERSITY_ALPHA + (("faith_pd",) if cfg["tree"] else ())
-    figures = [
+    captions = {
+        "rarefaction": ("diversity_rarefaction", "Alpha diversity"),
+        "pcoa": ("diversity_pcoa", "Ordination"),
+        "alpha": ("diversity_alpha_figure", "Alpha diversity"),
+    }
+    return [
         (
-            f"results/diversity/figures/rarefaction.{ext}",
-            "../report/diversity_rarefaction.rst",
-            "Alpha diversity",
-            {"figure": "rarefaction curves", "variable": "-"},
+            f"results/diversity/figures/{stem}.{ext}",
+            f"../report/{captions[kind][0]}.rst",
+            captions[kind][1],
+            {"figure": f"{kind} {metric}".strip(), "variable": variable or "-"},
+        )
+        for stem, kind, metric, variable in figures(
+            diversity_metrics(), cfg["variables"], tree=bool(cfg["tree"])
         )
     ]
-    for variable in cfg["variables"]:
-        stem = safe_name(variable)
-        figures += [
-            (
-                f"results/diversity/figures/pcoa_{metric}_{stem}.{ext}",
-                "../report/diversity_pcoa.rst",
-                "Ordination",
-                {"figure": f"PCoA {metric}", "variable": variable},
-            )
-            for metric in diversity_metrics()
-        ]
-        figures += [
-            (
-                f"results/diversity/figures/alpha_{column}_{stem}.{ext}",
-                "../report/diversity_alpha_figure.rst",
-                "Alpha diversity",
-                {"figure": f"alpha {column}", "variable": variable},
-            )
-            for column in alpha
-        ]
-    return figures
 
 
 def diversity_outputs():
