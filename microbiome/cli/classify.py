@@ -75,7 +75,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from microbiome.cli.stats import _sample_name
-    from microbiome.profile import writers
     from microbiome.profile.classify import classify_reads
     from microbiome.profile.database import load_database
 
@@ -96,6 +95,10 @@ def run(args: argparse.Namespace) -> int:
         min_hit_groups=args.min_hit_groups,
         output=args.output,
     )
+    # The writers need pandas (about 50 MB): imported once the reads' buffers are freed, so
+    # that it does not add to the peak memory of the classification.
+    from microbiome.profile import writers
+
     writers.write_kraken_report(args.report, result, db.taxonomy)
     profile = estimated_profile(
         db, result, args.abundance, args.abundance_type, min_reads=args.min_reads

@@ -26,6 +26,7 @@ import pandas as pd
 from xopen import xopen
 
 from microbiome.errors import ConfigError, InputError
+from microbiome.ranks import CANONICAL_RANKS, PREFIX_RANKS, RANK_PREFIXES
 
 log = logging.getLogger("microbiome")
 
@@ -33,28 +34,6 @@ Orientation = Literal["auto", "samples-as-rows", "samples-as-columns"]
 ORIENTATIONS = ("auto", "samples-as-rows", "samples-as-columns")
 FORMATS = ("microbiome", "biom", "tsv")
 
-#: Canonical ranks, highest first, and the lineage prefixes that name them (``k__``/``d__``
-#: for the top rank: NCBI-style and GTDB-style lineages).
-RANKS = ("superkingdom", "phylum", "class", "order", "family", "genus", "species")
-_PREFIX_RANK = {
-    "d": "superkingdom",
-    "k": "superkingdom",
-    "p": "phylum",
-    "c": "class",
-    "o": "order",
-    "f": "family",
-    "g": "genus",
-    "s": "species",
-}
-_RANK_PREFIX = {
-    "superkingdom": "k",
-    "phylum": "p",
-    "class": "c",
-    "order": "o",
-    "family": "f",
-    "genus": "g",
-    "species": "s",
-}
 _RANK_LEVEL = re.compile(r"^([a-zA-Z])__(.*)$")
 
 # First header cells that say "the rows are samples" / "the rows are features".
@@ -139,12 +118,12 @@ class FeatureTable:
         InputError
             When no feature has a lineage that reaches ``rank``.
         """
-        if rank not in RANKS:
-            raise ConfigError(f"rank {rank!r} is not one of {', '.join(RANKS)}")
+        if rank not in CANONICAL_RANKS:
+            raise ConfigError(f"rank {rank!r} is not one of {', '.join(CANONICAL_RANKS)}")
         levels = [_parse_lineage(lin) for lin in self.features["lineage"]]
         if not any(p.get(rank) for p in levels):
-            deepest = {max(p, key=RANKS.index) for p in levels if p}
-            present = ", ".join(sorted(deepest, key=RANKS.index)) or "none: no lineages"
+            deepest = {max(p, key=CANONICAL_RANKS.index) for p in levels if p}
+            present = ", ".join(sorted(deepest, key=CANONICAL_RANKS.index)) or "none: no lineages"
             raise InputError(
                 f"no feature of the table has a lineage down to {rank!r} (deepest ranks "
                 f"present: {present})",
@@ -155,7 +134,7 @@ class FeatureTable:
         lineages: dict[str, str] = {}
         taxids: dict[str, str] = {}
         for feature, parsed in zip(self.features.index, levels, strict=True):
-            deepest = max(parsed, key=RANKS.index) if parsed else None
+            deepest = max(parsed, key=CANONICAL_RANKS.index) if parsed else None
             if parsed.get(rank):
                 cut = _lineage_to(parsed, rank)
                 key = feature if deepest == rank else cut
@@ -449,7 +428,7 @@ def _parse_lineage(lineage: str) -> dict[str, str]:
     for level in re.split(r"[;|]", lineage):
         match = _RANK_LEVEL.match(level.strip())
         if match:
-            rank = _PREFIX_RANK.get(match.group(1).lower())
+            rank = PREFIX_RANKS.get(match.group(1).lower())
             name = match.group(2).strip()
             if rank and name:
                 out[rank] = name
@@ -458,8 +437,10 @@ def _parse_lineage(lineage: str) -> dict[str, str]:
 
 def _lineage_to(parsed: dict[str, str], rank: str) -> str:
     """The lineage of ``parsed`` down to ``rank`` in our ``k__...;p__...`` form."""
-    stop = RANKS.index(rank)
-    return ";".join(f"{_RANK_PREFIX[r]}__{parsed[r]}" for r in RANKS[: stop + 1] if parsed.get(r))
+    stop = CANONICAL_RANKS.index(rank)
+    return ";".join(
+        f"{RANK_PREFIXES[r]}{parsed[r]}" for r in CANONICAL_RANKS[: stop + 1] if parsed.get(r)
+    )
 
 
 def _as_lineage(identifier: str) -> str:
@@ -467,12 +448,12 @@ def _as_lineage(identifier: str) -> str:
     parsed = _parse_lineage(identifier)
     if not parsed:
         return ""
-    return _lineage_to(parsed, max(parsed, key=RANKS.index))
+    return _lineage_to(parsed, max(parsed, key=CANONICAL_RANKS.index))
 
 
 def _name_of(identifier: str, lineage: str) -> str:
     parsed = _parse_lineage(lineage)
-    return parsed[max(parsed, key=RANKS.index)] if parsed else identifier
+    return parsed[max(parsed, key=CANONICAL_RANKS.index)] if parsed else identifier
 
 
 def _read_biom(path: str) -> FeatureTable:

@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from microbiome.errors import ConfigError, DatabaseError, InputError
+from microbiome.ranks import CANONICAL_RANKS
 
 if TYPE_CHECKING:
     from microbiome.profile.classify import Classification
@@ -48,8 +49,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("microbiome")
 
-#: The ranks every profile is reported at (the same as microbiome.taxonomy.CANONICAL_RANKS).
-CANONICAL_RANKS = ("superkingdom", "phylum", "class", "order", "family", "genus", "species")
 
 METHODS = ("bracken", "em")
 ABUNDANCE_TYPES = ("read", "cell")

@@ -12,13 +12,13 @@ valid file that says so, never an error.
 
 from __future__ import annotations
 
+import csv
 import logging
 import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from microbiome.errors import InputError
 from microbiome.io.atomic import atomic_path
@@ -30,8 +30,11 @@ from microbiome.profile.abundance import (
     direct_counts_array,
     profile_from_classification,
 )
+from microbiome.ranks import RANK_PREFIXES
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from microbiome.profile.classify import Classification
     from microbiome.taxonomy import Taxonomy
 
@@ -49,17 +52,6 @@ KRAKEN_RANK_CODES = {
     "family": "F",
     "genus": "G",
     "species": "S",
-}
-
-#: Prefixes of the lineage strings (Greengenes / QIIME style: ``k__Bacteria;p__...``).
-RANK_PREFIXES = {
-    "superkingdom": "k__",
-    "phylum": "p__",
-    "class": "c__",
-    "order": "o__",
-    "family": "f__",
-    "genus": "g__",
-    "species": "s__",
 }
 
 CAMI_VERSION = "0.9.1"
@@ -171,6 +163,7 @@ def read_kraken_report(path: str | os.PathLike) -> pd.DataFrame:
     InputError
         Naming the file and line of a line that is not a report line.
     """
+    import pandas as pd
 
     path = os.fspath(path)
     if not os.path.isfile(path):
@@ -456,6 +449,7 @@ def read_cami(path: str | os.PathLike) -> tuple[dict[str, str], pd.DataFrame]:
         For a missing ``@@`` line, a row before it, a row with the wrong number of columns, or
         a header without SampleID, Version and Ranks.
     """
+    import pandas as pd
 
     path = os.fspath(path)
     if not os.path.isfile(path):
@@ -504,6 +498,14 @@ def rank_table(profile: Profile, taxonomy: Taxonomy) -> pd.DataFrame:
     ``abundance`` when the profile was estimated. Rows by rank (superkingdom first), then by
     decreasing reads, then taxid.
     """
+    import pandas as pd
+
+    columns = list(RANK_TABLE_COLUMNS) + (["abundance"] if profile.estimated else [])
+    table = pd.DataFrame.from_records(_rank_records(profile, taxonomy), columns=columns)
+    return table.astype({"taxid": "int64", "reads": "float64", "fraction": "float64"})
+
+
+def _rank_records(profile: Profile, taxonomy: Taxonomy) -> list[dict]:
     records = []
     for rank in CANONICAL_RANKS:
         reads = profile.rank_reads.get(rank, {})
@@ -524,9 +526,7 @@ def rank_table(profile: Profile, taxonomy: Taxonomy) -> pd.DataFrame:
             if abundance is not None:
                 record["abundance"] = abundance.get(taxid, 0.0)
             records.append(record)
-    columns = list(RANK_TABLE_COLUMNS) + (["abundance"] if profile.estimated else [])
-    table = pd.DataFrame.from_records(records, columns=columns)
-    return table.astype({"taxid": "int64", "reads": "float64", "fraction": "float64"})
+    return records
 
 
 def rank_table_metadata(profile: Profile, sample_id: str | None = None) -> dict[str, str]:
@@ -570,7 +570,7 @@ def write_rank_table(
     ``pandas.read_csv(path, sep="\\t", skiprows=n)`` where ``n`` is the number of ``#`` lines.
     """
     profile = _as_profile(profile, taxonomy)
-    table = rank_table(profile, taxonomy)
+    columns = list(RANK_TABLE_COLUMNS) + (["abundance"] if profile.estimated else [])
     meta = rank_table_metadata(profile, sample_id)
     if profile.is_empty:
         log.warning(
@@ -582,4 +582,11 @@ def write_rank_table(
         f.write(RANK_TABLE_MAGIC + "\n")
         for key, value in meta.items():
             f.write(f"# {key}: {value}\n")
-        table.to_csv(f, sep="\t", index=False, float_format="%.10g", lineterminator="\n")
+        # Without pandas (about 50 MB, the classifier's peak memory): the csv module's quoting
+        # is what pandas.DataFrame.to_csv would write.
+        rows = csv.writer(f, delimiter="\t", lineterminator="\n")
+        rows.writerow(columns)
+        for record in _rank_records(profile, taxonomy):
+            rows.writerow(
+                [f"{v:.10g}" if isinstance(v, float) else v for v in (record[c] for c in columns)]
+            )

@@ -27,20 +27,8 @@ import numpy as np
 
 from microbiome.errors import InputError
 from microbiome.io.tables import text_lines
+from microbiome.ranks import CANONICAL_RANKS, GTDB_RANKS
 from microbiome.taxonomy import _kernels
-
-CANONICAL_RANKS = ("superkingdom", "phylum", "class", "order", "family", "genus", "species")
-
-#: GTDB rank prefixes and the NCBI-style ranks they are given.
-GTDB_RANKS = {
-    "d": "superkingdom",
-    "p": "phylum",
-    "c": "class",
-    "o": "order",
-    "f": "family",
-    "g": "genus",
-    "s": "species",
-}
 
 ROOT_TAXID = 1
 _GTDB_MASK = (1 << 53) - 1

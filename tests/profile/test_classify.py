@@ -255,3 +255,46 @@ def test_cli_classify_bad_database(tmp_path):
     )
     assert code in (1, 2)
     assert not (tmp_path / "r").exists()
+
+
+def _peak_rss_mb(command: list[str]) -> float:
+    """Peak resident memory of a child process (wait4), in MB."""
+    import os
+    import subprocess
+
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, process.stderr.read().decode()
+    return usage.ru_maxrss / 1024
+
+
+def test_memory_does_not_grow_with_the_reads(tmp_path, real_db):
+    """Issue 4's scale check: the same reads duplicated 10x peak within 10 % of the memory."""
+    import sys
+
+    records = {1: [], 2: []}
+    for mate in (1, 2):
+        for sample in ("sim01", "sim02", "sim03", "sim04"):
+            with gzip.open(READS / f"{sample}_R{mate}.fastq.gz", "rb") as f:
+                records[mate].append(f.read())
+    inputs = {}
+    for copies in (1, 10):
+        for mate in (1, 2):
+            path = tmp_path / f"x{copies}_R{mate}.fastq"
+            with open(path, "wb") as f:
+                for _ in range(copies):  # several 1 MB batches even for one copy
+                    f.writelines(records[mate])
+            inputs[copies, mate] = str(path)
+    peaks = {}
+    for copies in (1, 10):
+        command = [sys.executable, "-c", "from microbiome.cli.main import run; run()",
+                   "classify", "--db",
+                   str(real_db.path), "-1", inputs[copies, 1], "-2", inputs[copies, 2], "-t", "2",
+                   "--report", str(tmp_path / f"x{copies}.kreport"),
+                   "--output", str(tmp_path / f"x{copies}.reads.gz")]  # fmt: skip
+        peaks[copies] = _peak_rss_mb(command)
+    assert peaks[10] <= 1.10 * peaks[1], peaks
+    # And the work was really done ten times over.
+    first = (tmp_path / "x1.kreport").read_text().splitlines()[0].split("\t")
+    tenfold = (tmp_path / "x10.kreport").read_text().splitlines()[0].split("\t")
+    assert int(tenfold[1]) == 10 * int(first[1])
