@@ -20,6 +20,7 @@ from microbiome.cli import (
     classify,
     classify_import,
     db,
+    diversity,
     kmer,
     profile_merge,
     qc,
@@ -29,7 +30,18 @@ from microbiome.cli import (
 )
 from microbiome.errors import MicrobiomeError, ValidationErrors
 
-SUBCOMMANDS = (validate, stats, qc, kmer, db, classify, classify_import, profile_merge, run)
+SUBCOMMANDS = (
+    validate,
+    stats,
+    qc,
+    kmer,
+    db,
+    classify,
+    classify_import,
+    profile_merge,
+    diversity,
+    run,
+)
 
 log = logging.getLogger("microbiome")
 

@@ -242,6 +242,17 @@ PROFILE_RANKS = (
 )
 
 
+def get_taxa_table(wildcards):
+    """The taxa table that diversity (and later stages) analyse: the merged counts at the
+    configured rank."""
+    return f"results/tables/{config['diversity']['rank']}.counts.tsv"
+
+
+def diversity_active():
+    """The diversity stage runs: switched on, with the profiles it needs."""
+    return config["diversity"]["activate"] and config["profile"]["activate"]
+
+
 def all_outputs():
     """Every final output of the stages in this workflow."""
     outputs = [
@@ -258,10 +269,87 @@ def all_outputs():
             kind=("counts", "relative"),
         )
         outputs += ["results/tables/profiles.long.tsv", "results/tables/profiles.biom"]
+    outputs += diversity_outputs()
     return outputs
 
 
 profile_check()
+
+
+def diversity_metrics():
+    """Beta diversity metrics: the configured ones, and kmer_jaccard with sketches."""
+    cfg = config["diversity"]
+    return list(cfg["metrics"]) + (["kmer_jaccard"] if cfg["sketch"] else [])
+
+
+def diversity_sketches():
+    """The samples' k-mer sketches when diversity.sketch is on."""
+    if not config["diversity"]["sketch"]:
+        return []
+    return expand("results/diversity/sketches/{sample}.sketch", sample=SAMPLES.index)
+
+
+def diversity_rarefied_output():
+    """alpha.rarefied.tsv when rarefaction is on."""
+    return (
+        ["results/diversity/alpha.rarefied.tsv"]
+        if config["diversity"]["rarefaction_depth"]
+        else []
+    )
+
+
+def diversity_column_flag(key):
+    """--sample-column / --patient-column from the metadata section, when set."""
+    value = config["metadata"][key]
+    return f"--{key.replace('_', '-')} {value!r}" if value else ""
+
+
+def diversity_figures(ext="svg"):
+    """(path, caption, subcategory, labels) of each figure file with extension `ext`."""
+    from microbiome.diversity.run import figures
+
+    cfg = config["diversity"]
+    captions = {
+        "rarefaction": ("diversity_rarefaction", "Alpha diversity"),
+        "pcoa": ("diversity_pcoa", "Ordination"),
+        "alpha": ("diversity_alpha_figure", "Alpha diversity"),
+    }
+    return [
+        (
+            f"results/diversity/figures/{stem}.{ext}",
+            f"../report/{captions[kind][0]}.rst",
+            captions[kind][1],
+            {"figure": f"{kind} {metric}".strip(), "variable": variable or "-"},
+        )
+        for stem, kind, metric, variable in figures(
+            diversity_metrics(), cfg["variables"], tree=bool(cfg["tree"])
+        )
+    ]
+
+
+def diversity_outputs():
+    """Every output of the rule diversity (for all_outputs)."""
+    if not diversity_active():
+        return []
+    metrics = diversity_metrics()
+    return [
+        "results/diversity/alpha.tsv",
+        *diversity_rarefied_output(),
+        *expand("results/diversity/beta/{metric}.distances.tsv", metric=metrics),
+        *expand(
+            "results/diversity/pcoa/{metric}.{kind}.tsv",
+            metric=metrics,
+            kind=("coordinates", "variance"),
+        ),
+        *expand(
+            "results/diversity/tests/{name}.tsv",
+            name=("permanova", "permdisp", "alpha_tests", "skipped_variables"),
+        ),
+        "results/diversity/excluded.tsv",
+        "results/diversity/parameters.json",
+        *(path for path, *_ in diversity_figures("svg")),
+        *(path for path, *_ in diversity_figures("png")),
+    ]
 
 
 def check_slurm():
