@@ -252,11 +252,42 @@ PROFILE_RANKS = (
 )
 
 
+def taxa_table(rank):
+    """The taxa table at `rank` of the stages after profiling: this run's merged counts
+    (reads mode), or in tables mode integrate.taxa_table, else the table that
+    `microbiome import-profiles` merges from integrate.profiler_outputs."""
+    if not TABLES_MODE:
+        return f"results/tables/{rank}.counts.tsv"
+    return config["integrate"]["taxa_table"] or f"results/tables/imported.{rank}.tsv"
+
+
+def get_taxa_table(wildcards):
+    """The taxa table that diversity analyses (see taxa_table), at diversity.rank."""
+    return taxa_table(config["diversity"]["rank"])
+
+
+def get_integrate_taxa_table(wildcards):
+    """The taxa table that the integration analyses (see taxa_table), at integrate.rank."""
+    return taxa_table(config["integrate"]["rank"] or "species")
+
+
+def diversity_active():
+    """The diversity stage runs: switched on, with the profiles or tables it needs."""
+    return config["diversity"]["activate"] and (
+        TABLES_MODE or config["profile"]["activate"]
+    )
+
+
+def diversity_sketching():
+    """k-mer sketches of the reads (diversity.sketch), which tables mode does not have."""
+    return config["diversity"]["sketch"] and not TABLES_MODE
+
+
 def all_outputs():
     """Every final output of the stages in this workflow."""
     outputs = integrate_outputs() if integrate_runs() else []
     if TABLES_MODE:
-        return outputs
+        return outputs + diversity_outputs()
     outputs += [
         *expand("results/stats/{sample}.json", sample=SAMPLES.index),
         "results/stats/read_stats.tsv",
@@ -271,22 +302,12 @@ def all_outputs():
             kind=("counts", "relative"),
         )
         outputs += ["results/tables/profiles.long.tsv", "results/tables/profiles.biom"]
+    outputs += diversity_outputs()
     return outputs
 
 
 if not TABLES_MODE:
     profile_check()
-
-
-def get_taxa_table(wildcards=None):
-    """The taxa table of the stages after profiling: results/tables/<rank>.counts.tsv of this
-    run's profiles (reads mode), or in tables mode integrate.taxa_table, else the table that
-    `microbiome import-profiles` merges from integrate.profiler_outputs."""
-    cfg = config["integrate"]
-    rank = getattr(wildcards, "rank", None) or cfg["rank"] or "species"
-    if not TABLES_MODE:
-        return f"results/tables/{rank}.counts.tsv"
-    return cfg["taxa_table"] or f"results/tables/imported.{rank}.tsv"
 
 
 def integrate_runs():
@@ -380,6 +401,82 @@ def integrate_rule_outputs():
 
 
 integrate_check()
+
+
+def diversity_metrics():
+    """Beta diversity metrics: the configured ones, and kmer_jaccard with sketches."""
+    cfg = config["diversity"]
+    return list(cfg["metrics"]) + (["kmer_jaccard"] if diversity_sketching() else [])
+
+
+def diversity_sketches():
+    """The samples' k-mer sketches when diversity.sketch is on."""
+    if not diversity_sketching():
+        return []
+    return expand("results/diversity/sketches/{sample}.sketch", sample=SAMPLES.index)
+
+
+def diversity_rarefied_output():
+    """alpha.rarefied.tsv when rarefaction is on."""
+    return (
+        ["results/diversity/alpha.rarefied.tsv"]
+        if config["diversity"]["rarefaction_depth"]
+        else []
+    )
+
+
+def diversity_column_flag(key):
+    """--sample-column / --patient-column from the metadata section, when set."""
+    value = config["metadata"][key]
+    return f"--{key.replace('_', '-')} {value!r}" if value else ""
+
+
+def diversity_figures(ext="svg"):
+    """(path, caption, subcategory, labels) of each figure file with extension `ext`."""
+    from microbiome.diversity.run import figures
+
+    cfg = config["diversity"]
+    captions = {
+        "rarefaction": ("diversity_rarefaction", "Alpha diversity"),
+        "pcoa": ("diversity_pcoa", "Ordination"),
+        "alpha": ("diversity_alpha_figure", "Alpha diversity"),
+    }
+    return [
+        (
+            f"results/diversity/figures/{stem}.{ext}",
+            f"../report/{captions[kind][0]}.rst",
+            captions[kind][1],
+            {"figure": f"{kind} {metric}".strip(), "variable": variable or "-"},
+        )
+        for stem, kind, metric, variable in figures(
+            diversity_metrics(), cfg["variables"], tree=bool(cfg["tree"])
+        )
+    ]
+
+
+def diversity_outputs():
+    """Every output of the rule diversity (for all_outputs)."""
+    if not diversity_active():
+        return []
+    metrics = diversity_metrics()
+    return [
+        "results/diversity/alpha.tsv",
+        *diversity_rarefied_output(),
+        *expand("results/diversity/beta/{metric}.distances.tsv", metric=metrics),
+        *expand(
+            "results/diversity/pcoa/{metric}.{kind}.tsv",
+            metric=metrics,
+            kind=("coordinates", "variance"),
+        ),
+        *expand(
+            "results/diversity/tests/{name}.tsv",
+            name=("permanova", "permdisp", "alpha_tests", "skipped_variables"),
+        ),
+        "results/diversity/excluded.tsv",
+        "results/diversity/parameters.json",
+        *(path for path, *_ in diversity_figures("svg")),
+        *(path for path, *_ in diversity_figures("png")),
+    ]
 
 
 def check_slurm():

@@ -25,7 +25,7 @@ if TABLES_MODE and config["integrate"]["profiler_outputs"]:
 
 rule integrate:
     input:
-        taxa=get_taxa_table,
+        taxa=get_integrate_taxa_table,
         metadata=config["metadata"]["table"],
         metabolites=config["integrate"]["metabolites"] or [],
         annotation=config["integrate"]["metabolite_annotation"] or [],
