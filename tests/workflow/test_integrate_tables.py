@@ -16,6 +16,7 @@ def _tables_config(work, **integrate):
     config = yaml.safe_load(path.read_text())
     config["samples"] = str(work / "no_such_sheet.tsv")  # tables mode reads no sample sheet
     config["profile"].update(references=[], taxonomy="", seqid2taxid="")  # nor references
+    config["diversity"].update(rank="genus", variables=["Study.Group"], permutations=99)
     config["metadata"] = {
         "table": str(KIM / "kim_integrate_metadata.tsv"),
         "sample_column": "Sample",
@@ -65,6 +66,10 @@ def test_tables_mode_runs_end_to_end_without_reads(tmp_path):
     assert len(perf) == 6 and (perf["n_samples"] == 32).all()
     assert not (work / "results" / "stats").exists() and not (work / "results" / "qc").exists()
     assert (work / "logs" / "integrate" / "integrate.log").is_file()
+    # Diversity runs from the same table (no read sketches without reads).
+    alpha = pd.read_csv(work / "results" / "diversity" / "alpha.tsv", sep="\t")
+    assert len(alpha) == 32
+    assert not (work / "results" / "diversity" / "beta" / "kmer_jaccard.distances.tsv").exists()
 
 
 def test_tables_mode_from_profiler_outputs_dry_run(tmp_path):
