@@ -9,6 +9,7 @@ import subprocess
 import pandas as pd
 
 from snakemake.exceptions import WorkflowError
+from snakemake.logging import logger
 from snakemake.utils import validate
 
 from microbiome.errors import MicrobiomeError
@@ -311,9 +312,12 @@ if not TABLES_MODE:
 
 
 def integrate_runs():
-    """Whether the integration runs: switched on, and with taxa (tables mode or profiles)."""
-    return config["integrate"]["activate"] and (
-        TABLES_MODE or config["profile"]["activate"]
+    """Whether the integration runs: switched on, with taxa (tables mode or profiles) and a
+    clinical sheet to link them to."""
+    return (
+        config["integrate"]["activate"]
+        and bool(config["metadata"]["table"])
+        and (TABLES_MODE or config["profile"]["activate"])
     )
 
 
@@ -333,10 +337,10 @@ def integrate_check():
         raise WorkflowError(
             "integrate.rank: set the rank of results/tables/ to analyse"
         )
-    if integrate_runs() and not config["metadata"]["table"]:
-        raise WorkflowError(
-            "integrate: set metadata.table (the clinical sheet), or turn the stage off with"
-            " integrate.activate: false"
+    if cfg["activate"] and not config["metadata"]["table"]:
+        logger.warning(
+            "integrate: no clinical sheet (metadata.table), so no integration; set it to"
+            " link the taxa and metabolites to the clinical data"
         )
 
 
