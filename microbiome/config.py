@@ -82,6 +82,10 @@ PATH_KEYS = (
     ("profile", "database"),
     ("profile", "kraken2_db"),
     ("diversity", "tree"),
+    ("integrate", "taxa_table"),
+    ("integrate", "profiler_outputs"),
+    ("integrate", "metabolites"),
+    ("integrate", "metabolite_annotation"),
 )
 
 

@@ -21,6 +21,8 @@ from microbiome.cli import (
     classify_import,
     db,
     diversity,
+    import_profiles,
+    integrate,
     kmer,
     profile_merge,
     qc,
@@ -41,6 +43,8 @@ SUBCOMMANDS = (
     profile_merge,
     diversity,
     run,
+    import_profiles,
+    integrate,
 )
 
 log = logging.getLogger("microbiome")

@@ -1,6 +1,6 @@
 # Diversity and community statistics of the merged taxa table against the metadata sheet.
 
-if diversity_active() and config["diversity"]["sketch"]:
+if diversity_active() and diversity_sketching():
 
     rule diversity_sketch:
         input:
