@@ -13,49 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from microbiome.io.atomic import atomic_path
-
-#: Okabe & Ito (2008), "Color Universal Design": distinguishable with every colour vision type.
-OKABE_ITO = (
-    "#E69F00",
-    "#56B4E9",
-    "#009E73",
-    "#F0E442",
-    "#0072B2",
-    "#D55E00",
-    "#CC79A7",
-    "#000000",
-)
-MISSING = "#BBBBBB"
-_STYLE = {
-    "svg.hashsalt": "microbiome",
-    "svg.fonttype": "path",
-    "font.size": 9,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-}
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def save(fig, stem: str | os.PathLike) -> list[Path]:
-    """Write ``stem.svg`` and ``stem.png`` (150 dpi) atomically, without dates; close ``fig``."""
-    plt = _pyplot()
-    written = []
-    for ext, metadata in (("svg", {"Date": None}), ("png", {"Software": None})):
-        path = Path(f"{os.fspath(stem)}.{ext}")
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format=ext, dpi=150, metadata=metadata, bbox_inches="tight")
-        written.append(path)
-    plt.close(fig)
-    return written
+from microbiome.figures import MISSING_COLOUR, OKABE_ITO, STYLE, pyplot, save
 
 
 def _levels(values: pd.Series) -> list[str]:
@@ -81,15 +39,17 @@ def pcoa_figure(
     stem: str | os.PathLike,
 ) -> list[Path]:
     """PC1 x PC2 of ``coordinates`` coloured by ``variable`` (NaN: grey, "NA")."""
-    plt = _pyplot()
-    with plt.rc_context(_STYLE):
+    plt = pyplot()
+    with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(5.2, 4.2))
         x = coordinates["PC1"]
         y = coordinates["PC2"] if "PC2" in coordinates else pd.Series(0.0, index=x.index)
         values = variable.reindex(coordinates.index)
         missing = values.isna()
         if missing.any():
-            ax.scatter(x[missing], y[missing], c=MISSING, s=22, label="NA", edgecolors="none")
+            ax.scatter(
+                x[missing], y[missing], c=MISSING_COLOUR, s=22, label="NA", edgecolors="none"
+            )
         if variable_type in ("continuous", "date") and not missing.all():
             numeric = pd.to_numeric(values[~missing], errors="coerce")
             points = ax.scatter(
@@ -120,10 +80,10 @@ def alpha_figure(
     stem: str | os.PathLike,
 ) -> list[Path]:
     """``alpha`` by the groups of ``variable`` (box and points) or against it (scatter)."""
-    plt = _pyplot()
+    plt = pyplot()
     values = variable.reindex(alpha.index)
     present = values.notna() & alpha.notna()
-    with plt.rc_context(_STYLE):
+    with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(5.2, 4.2))
         if variable_type in ("continuous", "date"):
             ax.scatter(
@@ -158,8 +118,8 @@ def rarefaction_figure(
     curves: pd.DataFrame, *, depth: int = 0, note: str = "", stem: str | os.PathLike
 ) -> list[Path]:
     """Observed taxa against subsampling depth, one line per sample (mean over repeats)."""
-    plt = _pyplot()
-    with plt.rc_context(_STYLE):
+    plt = pyplot()
+    with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(5.2, 4.2))
         for i, (sample, rows) in enumerate(curves.groupby("sample_id", sort=True)):
             ax.plot(

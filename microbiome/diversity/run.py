@@ -27,6 +27,7 @@ from microbiome.diversity import alpha as alpha_mod
 from microbiome.diversity import beta, plots, stats
 from microbiome.errors import ConfigError, InputError
 from microbiome.io.atomic import atomic_path, write_text_atomic
+from microbiome.multiple_testing import bh
 
 log = logging.getLogger(__name__)
 
@@ -437,7 +438,7 @@ def run_diversity(table, metadata, outdir: str | os.PathLike, options: Diversity
     }
     for name, (rows, columns) in tables.items():
         frame = pd.DataFrame(rows, columns=columns)
-        frame["q_value"] = stats.bh(frame["p_value"])
+        frame["q_value"] = bh(frame["p_value"])
         _write_tsv(out / "tests" / name, frame)
     _write_tsv(
         out / "tests" / "skipped_variables.tsv",

@@ -113,15 +113,3 @@ def _safe(func, *args):
             return func(*args)
         except ValueError:
             return None
-
-
-def bh(p_values) -> np.ndarray:
-    """Benjamini-Hochberg q-values (scipy's false_discovery_control); NaN stays NaN."""
-    from scipy.stats import false_discovery_control
-
-    p = np.asarray(p_values, dtype=np.float64)
-    q = np.full(p.shape, np.nan)
-    ok = ~np.isnan(p)
-    if ok.any():
-        q[ok] = false_discovery_control(p[ok], method="bh")
-    return q

@@ -39,17 +39,6 @@ ASSOCIATION_COLUMNS = [
 _LEVEL = re.compile(r"\[T\.(.*)\]$")
 
 
-def bh(p_values: pd.Series) -> pd.Series:
-    """Benjamini-Hochberg q-values of the non-missing p-values (missing stay missing)."""
-    from statsmodels.stats.multitest import multipletests
-
-    q = pd.Series(np.nan, index=p_values.index, dtype="float64")
-    valid = p_values.notna()
-    if valid.any():
-        q[valid] = multipletests(p_values[valid].to_numpy(dtype=float), method="fdr_bh")[1]
-    return q
-
-
 def reference_level(values: pd.Series) -> str:
     """The reference of a categorical column: its first category if ordered as declared, else
     the first value in sort order."""
@@ -146,7 +135,7 @@ def associate(
     references: dict[str, str] | None = None,
 ) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
     """Fit every feature against every variable; q-values are left to the caller (over all
-    feature types at once, :func:`bh`).
+    feature types at once, :func:`microbiome.multiple_testing.bh`).
 
     Parameters
     ----------

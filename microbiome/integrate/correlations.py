@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from microbiome.integrate.associations import bh
+from microbiome.multiple_testing import bh
 
 CORRELATION_COLUMNS = ["taxon", "metabolite", "rho", "p_value", "q_value", "n"]
 

@@ -5,38 +5,10 @@ Each figure is written as SVG and PNG, atomically and reproducibly (no dates, fi
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
-from microbiome.io.atomic import atomic_path
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    plt.rcParams["svg.hashsalt"] = "microbiome"  # reproducible SVG element IDs
-
-    return plt
-
-
-def save(fig, stem: str | os.PathLike) -> list[Path]:
-    """Write ``fig`` to ``<stem>.svg`` and ``<stem>.png`` and close it."""
-    written = []
-    for ext in ("svg", "png"):
-        path = Path(f"{os.fspath(stem)}.{ext}")
-        with atomic_path(path) as tmp:
-            # No creation date in the files: the same inputs give the same bytes.
-            metadata = {"Date": None} if ext == "svg" else {"Software": None}
-            fig.savefig(tmp, format=ext, dpi=150, bbox_inches="tight", metadata=metadata)
-        written.append(path)
-    _pyplot().close(fig)
-    return written
+from microbiome.figures import pyplot
 
 
 def _short(name: str, width: int = 40) -> str:
@@ -45,7 +17,7 @@ def _short(name: str, width: int = 40) -> str:
 
 
 def _empty(message: str):
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(4, 2))
     ax.axis("off")
     ax.text(0.5, 0.5, message, ha="center", va="center")
@@ -58,7 +30,7 @@ def volcano(associations: pd.DataFrame, q_threshold: float):
     data = associations.dropna(subset=["coefficient", "p_value"])
     if data.empty:
         return _empty("no association was fitted")
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 5))
     y = -np.log10(data["p_value"].clip(lower=1e-300))
     hit = data["q_value"] < q_threshold
@@ -105,7 +77,7 @@ def _clustered_order(matrix: np.ndarray, axis: int) -> np.ndarray:
 
 
 def _heatmap(matrix: pd.DataFrame, label: str, stars: pd.DataFrame | None, limit: float | None):
-    plt = _pyplot()
+    plt = pyplot()
     rows = _clustered_order(matrix.to_numpy(), 0)
     cols = _clustered_order(matrix.to_numpy(), 1)
     matrix = matrix.iloc[rows, cols]
@@ -165,7 +137,7 @@ def roc(predictions: pd.DataFrame, performance: pd.DataFrame):
 
     if predictions.empty:
         return _empty("no biomarker model was evaluated")
-    plt = _pyplot()
+    plt = pyplot()
     sets = list(dict.fromkeys(predictions["feature_set"]))
     fig, axes = plt.subplots(1, len(sets), figsize=(4 * len(sets), 4), squeeze=False)
     for ax, feature_set in zip(axes[0], sets, strict=True):

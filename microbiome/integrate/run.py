@@ -26,8 +26,8 @@ import pandas as pd
 
 from microbiome.errors import ConfigError
 from microbiome.integrate import biomarkers as bm
-from microbiome.integrate.associations import bh
 from microbiome.io.atomic import atomic_path, write_text_atomic
+from microbiome.multiple_testing import bh
 
 log = logging.getLogger("microbiome")
 
@@ -123,6 +123,7 @@ def run_integrate(
     InputError
         Bad input tables (from the readers) or IDs that match nothing.
     """
+    from microbiome.figures import save as save_figure
     from microbiome.integrate import figures
     from microbiome.integrate.associations import associate
     from microbiome.integrate.correlations import spearman_pairs
@@ -225,10 +226,8 @@ def run_integrate(
         ).reset_index(drop=True)
         written["associations"] = outdir / "associations.tsv"
         _write_tsv(written["associations"], associations)
-        figures.save(
-            figures.volcano(associations, settings.q_threshold), outdir / "figures/volcano"
-        )
-        figures.save(
+        save_figure(figures.volcano(associations, settings.q_threshold), outdir / "figures/volcano")
+        save_figure(
             figures.association_heatmap(
                 associations, settings.q_threshold, settings.heatmap_features
             ),
@@ -243,7 +242,7 @@ def run_integrate(
         )
         written["correlations"] = outdir / "correlations.tsv"
         _write_tsv(written["correlations"], correlations)
-        figures.save(
+        save_figure(
             figures.correlation_heatmap(correlations, settings.q_threshold, settings.heatmap_pairs),
             outdir / "figures/correlations_heatmap",
         )
@@ -318,6 +317,7 @@ def _names(features: pd.Series, types: pd.Series, linked) -> list[str]:
 def _biomarkers(linked, settings: Settings, bio: bm.Settings, outdir: Path, skipped) -> dict:
     import joblib
 
+    from microbiome.figures import save as save_figure
     from microbiome.integrate import figures
 
     outcome = bm.binary_outcome(linked.metadata, settings.outcome, settings.positive)
@@ -352,7 +352,7 @@ def _biomarkers(linked, settings: Settings, bio: bm.Settings, outdir: Path, skip
     _write_tsv(written["performance"], result.performance)
     _write_tsv(written["predictions"], result.predictions)
     _write_tsv(written["importance"], result.importance)
-    figures.save(figures.roc(result.predictions, result.performance), outdir / "figures/roc")
+    save_figure(figures.roc(result.predictions, result.performance), outdir / "figures/roc")
     chosen = None
     if len(result.performance):
         best = result.performance.sort_values(

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import statsmodels.formula.api as smf
 
-from microbiome.integrate.associations import associate, bh
+from microbiome.integrate.associations import associate
 
 
 def _cohort(n_patients: int, per_patient: int, seed: int = 7):
@@ -144,18 +144,3 @@ def test_confounded_or_single_level_variables_are_skipped():
     )
     assert table.empty and table["p_value"].dtype == "float64"  # concatenates with others
     assert [v for v, _ in skipped] == ["same", "copy"]
-
-
-def test_bh_equals_naive_step_up():
-    p = pd.Series([0.01, 0.04, np.nan, 0.03, 0.2, 0.5])
-    q = bh(p)
-    valid = p.dropna().sort_values()
-    m = len(valid)
-    naive = {}
-    running = 1.0
-    for rank, (idx, value) in reversed(list(enumerate(valid.items(), 1))):
-        running = min(running, value * m / rank)
-        naive[idx] = running
-    assert np.isnan(q[2])
-    for idx, value in naive.items():
-        assert q[idx] == pytest.approx(value)
