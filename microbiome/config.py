@@ -81,6 +81,11 @@ PATH_KEYS = (
     ("profile", "seqid2taxid"),
     ("profile", "database"),
     ("profile", "kraken2_db"),
+    ("diversity", "tree"),
+    ("integrate", "taxa_table"),
+    ("integrate", "profiler_outputs"),
+    ("integrate", "metabolites"),
+    ("integrate", "metabolite_annotation"),
 )
 
 

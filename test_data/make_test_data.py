@@ -525,6 +525,30 @@ def make_metadata(shared: Path, out: Path):
     return clin, provdf, mets
 
 
+def make_kim_subset(shared: Path, out: Path, per_group: int = 12, n_genera: int = 30):
+    """A small real cohort table for the diversity tests: from KIM_ADENOMAS_2020, the first
+    ``per_group`` samples (by ID) of each study group and the ``n_genera`` genera with the most
+    reads in them (ties by name), as samples x genera counts, and their metadata rows."""
+    kim = shared / "multiomics" / "KIM_ADENOMAS_2020"
+    meta = pd.read_csv(kim / "metadata.tsv.gz", sep="\t", dtype=str, keep_default_na=False)
+    counts = pd.read_csv(kim / "genera.counts.tsv.gz", sep="\t", index_col=0)
+    meta = meta[meta["Sample"].isin(counts.index)].sort_values("Sample")
+    chosen = meta.groupby("Study.Group", sort=True).head(per_group)
+    chosen = chosen.sort_values("Sample")
+    sub = counts.loc[chosen["Sample"]]
+    totals = sub.sum(axis=0)
+    order = sorted(sub.columns, key=lambda c: (-int(totals[c]), c))[:n_genera]
+    sub = sub[sorted(order)]
+    sub.index.name = "Sample"
+    folder = out / "multiomics"
+    folder.mkdir(parents=True, exist_ok=True)
+    sub.to_csv(folder / "kim_genera.counts.tsv", sep="\t", lineterminator="\n")
+    columns = ["Sample", "Subject", "Study.Group", "Age", "Gender"]
+    chosen[columns].to_csv(
+        folder / "kim_metadata.tsv", sep="\t", index=False, lineterminator="\n"
+    )
+
+
 def make_sample_sheet(config: Path):
     config.parent.mkdir(parents=True, exist_ok=True)
     rel = os.path.relpath(REPO / "test_data" / "reads", config.parent)
@@ -574,6 +598,8 @@ def main(argv=None):
     comp = make_simulations(shared, out, refs)
     print("metadata ...", file=sys.stderr)
     make_metadata(shared, out)
+    print("KIM cohort subset ...", file=sys.stderr)
+    make_kim_subset(shared, out)
     make_sample_sheet(args.config)
     with pd.option_context("display.width", 200, "display.max_rows", 100):
         print(comp.to_string(index=False))

@@ -20,6 +20,9 @@ from microbiome.cli import (
     classify,
     classify_import,
     db,
+    diversity,
+    import_profiles,
+    integrate,
     kmer,
     profile_merge,
     qc,
@@ -39,8 +42,11 @@ SUBCOMMANDS = (
     classify,
     classify_import,
     profile_merge,
-    report,
+    diversity,
     run,
+    import_profiles,
+    integrate,
+    report,
 )
 
 log = logging.getLogger("microbiome")

@@ -18,6 +18,7 @@ import pandas as pd
 
 from microbiome import __version__
 from microbiome.errors import ConfigError, InputError
+from microbiome.integrate.tables import read_metabolite_table
 from microbiome.io.feature_table import FeatureTable, read_feature_table
 from microbiome.io.metadata import Metadata, read_metadata
 from microbiome.ranks import CANONICAL_RANKS
@@ -34,7 +35,6 @@ from microbiome.report.inputs import (
     INTEGRATE_FILES,
     MODEL_JSON,
     StageOutputs,
-    read_metabolites,
     read_qc,
     read_stage,
 )
@@ -255,9 +255,10 @@ def load_cohort(inputs: Inputs, config: dict) -> Cohort:
 
     metabolites = metabolite_notes = None
     if inputs.metabolites:
-        metabolites, metabolite_notes = read_metabolites(
-            inputs.metabolites, inputs.metabolite_annotation
+        table = read_metabolite_table(
+            inputs.metabolites, annotation=inputs.metabolite_annotation, sample_ids=samples
         )
+        metabolites, metabolite_notes = table.data, table.annotation
     cohort = Cohort(
         settings=settings,
         config=config,

@@ -1,7 +1,8 @@
 """Figures of the reports: matplotlib, drawn to SVG and embedded as ``data:`` URIs.
 
-Colours are the Okabe-Ito palette (distinguishable with the common colour-vision deficiencies;
-Okabe M, Ito K (2008) Color Universal Design), beyond eight taxa repeated with hatching.
+Colours and style are the package's (:mod:`microbiome.figures`: the Okabe-Ito palette,
+distinguishable with every colour vision type); beyond eight taxa the colours repeat with
+hatching.
 """
 
 from __future__ import annotations
@@ -11,36 +12,21 @@ import io
 from collections.abc import Sequence
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+from microbiome.figures import OKABE_ITO, STYLE, pyplot
 
-#: Okabe-Ito: orange, sky blue, bluish green, yellow, blue, vermillion, reddish purple, black.
-OKABE_ITO = (
-    "#E69F00",
-    "#56B4E9",
-    "#009E73",
-    "#F0E442",
-    "#0072B2",
-    "#D55E00",
-    "#CC79A7",
-    "#000000",
-)
-OTHER = "#BBBBBB"
-PATIENT = "#D55E00"  # vermillion: the patient
-COHORT = "#0072B2"  # blue: the cohort
+OTHER = "#BBBBBB"  # the taxa summed as 'Other'
+PATIENT = OKABE_ITO[5]  # vermillion: the patient
+COHORT = OKABE_ITO[4]  # blue: the cohort
 
+#: The package's style, with a sans-serif font stack; text is drawn as outlines (STYLE), so
+#: no font is needed where the report is opened.
 _STYLE = {
+    **STYLE,
     "font.family": "sans-serif",
     "font.sans-serif": ["DejaVu Sans", "Liberation Sans", "Arial", "Helvetica"],
-    "font.size": 9,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-    "svg.hashsalt": "microbiome-report",  # the same SVG for the same figure
-    "svg.fonttype": "path",  # text as outlines: no font needed where the report is opened
 }
 
 
@@ -56,10 +42,10 @@ def file_data_uri(path: str | Path) -> str:
     return f"data:{kind};base64," + base64.b64encode(path.read_bytes()).decode("ascii")
 
 
-def _finish(fig: plt.Figure) -> str:
+def _finish(fig) -> str:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
-    plt.close(fig)
+    pyplot().close(fig)
     return svg_data_uri(buffer.getvalue())
 
 
@@ -71,6 +57,7 @@ def _colours(n: int) -> list[tuple[str, str]]:
 def composition(proportions: pd.DataFrame, labels: Sequence[str], title: str) -> str:
     """Stacked bars: one per sample (rows of ``proportions``), taxa as columns (the last one,
     if named 'Other', in grey)."""
+    plt = pyplot()
     with plt.rc_context(_STYLE):
         n = len(proportions)
         fig, ax = plt.subplots(figsize=(max(4.0, min(0.45 * n + 3.2, 10.5)), 3.6))
@@ -101,6 +88,7 @@ def composition(proportions: pd.DataFrame, labels: Sequence[str], title: str) ->
 def taxa_against_cohort(table: pd.DataFrame, sample_label: str) -> str:
     """Dot plot of the patient's main taxa against the cohort: ``table`` has rows of taxa and
     columns ``patient``, ``median``, ``q1``, ``q3`` (fractions)."""
+    plt = pyplot()
     with plt.rc_context(_STYLE):
         n = len(table)
         fig, ax = plt.subplots(figsize=(6.4, 0.21 * n + 0.8))
@@ -144,6 +132,7 @@ def cohort_position(rows: list[dict]) -> str:
     """One strip per index: the cohort's values (grey), the reference group's (blue) and the
     patient's (vermillion), each row a dict with ``label``, ``cohort``, ``reference``,
     ``patient`` (list of values) and optional ``note``."""
+    plt = pyplot()
     with plt.rc_context(_STYLE):
         fig, axes = plt.subplots(len(rows), 1, figsize=(6.4, 0.78 * len(rows) + 0.3), squeeze=False)
         rng = np.random.default_rng(0)  # jitter only: the same picture every time
@@ -194,6 +183,7 @@ def cohort_position(rows: list[dict]) -> str:
 
 def index_by_group(values: pd.Series, groups: pd.Series, label: str) -> str:
     """Strip plot of a per-sample index by group (cohort report)."""
+    plt = pyplot()
     with plt.rc_context(_STYLE):
         levels = [g for g in pd.unique(groups.dropna())]
         fig, ax = plt.subplots(figsize=(max(3.5, 1.1 * len(levels) + 2), 3.0))

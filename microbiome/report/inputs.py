@@ -184,29 +184,3 @@ def read_qc(path: str | os.PathLike) -> pd.DataFrame:
         if not pd.api.types.is_numeric_dtype(table[column]):
             raise InputError(f"column {column} is not numeric", file=os.fspath(path))
     return table.set_index("sample_id")
-
-
-def read_metabolites(
-    path: str | os.PathLike, annotation: str | os.PathLike | None
-) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-    """Samples x metabolites (first column the sample ID) and the optional annotation table
-    (first column the metabolite; ``subpathway``, ...), indexed by metabolite."""
-    path = os.fspath(path)
-    table = read_tsv(path)
-    first = table.columns[0]
-    table[first] = table[first].astype(str)
-    if table[first].duplicated().any():
-        dup = table[first][table[first].duplicated()].iloc[0]
-        raise InputError(f"duplicated sample ID {dup!r}", file=path)
-    table = table.set_index(first)
-    table.index.name = "sample_id"
-    bad = [c for c in table.columns if not pd.api.types.is_numeric_dtype(table[c])]
-    if bad:
-        raise InputError(f"column {bad[0]!r} is not numeric", file=path)
-    notes = None
-    if annotation:
-        notes = read_tsv(annotation)
-        key = notes.columns[0]  # the metabolite names, whatever the column is called
-        notes[key] = notes[key].astype(str)
-        notes = notes.drop_duplicates(key).set_index(key).rename_axis("metabolite")
-    return table, notes

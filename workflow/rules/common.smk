@@ -6,7 +6,10 @@ import re
 import shutil
 import subprocess
 
+import pandas as pd
+
 from snakemake.exceptions import WorkflowError
+from snakemake.logging import logger
 from snakemake.utils import validate
 
 from microbiome.errors import MicrobiomeError
@@ -19,10 +22,18 @@ validate(config, schema="../schemas/config.schema.yaml")
 # into its environment from this checkout.
 os.environ.setdefault("MICROBIOME_SRC", os.path.dirname(workflow.basedir))
 
-try:
-    SAMPLES = load_sample_sheet(config["samples"])
-except MicrobiomeError as exc:
-    raise WorkflowError(f"invalid sample sheet:\n{exc}") from None
+#: tables mode: every stage after profiling runs from given tables; no reads, no sample sheet.
+TABLES_MODE = config["integrate"]["mode"] == "tables"
+
+if TABLES_MODE:
+    SAMPLES = pd.DataFrame(
+        columns=["sample_id", "fastq_1", "fastq_2", "line", "layout"]
+    )
+else:
+    try:
+        SAMPLES = load_sample_sheet(config["samples"])
+    except MicrobiomeError as exc:
+        raise WorkflowError(f"invalid sample sheet:\n{exc}") from None
 
 
 # The metadata sheet is checked at start-up, against the declared column types.
@@ -242,9 +253,44 @@ PROFILE_RANKS = (
 )
 
 
+def taxa_table(rank):
+    """The taxa table at `rank` of the stages after profiling: this run's merged counts
+    (reads mode), or in tables mode integrate.taxa_table, else the table that
+    `microbiome import-profiles` merges from integrate.profiler_outputs."""
+    if not TABLES_MODE:
+        return f"results/tables/{rank}.counts.tsv"
+    return config["integrate"]["taxa_table"] or f"results/tables/imported.{rank}.tsv"
+
+
+def get_taxa_table(wildcards):
+    """The taxa table that diversity analyses (see taxa_table), at diversity.rank."""
+    return taxa_table(config["diversity"]["rank"])
+
+
+def get_integrate_taxa_table(wildcards):
+    """The taxa table that the integration analyses (see taxa_table), at integrate.rank."""
+    return taxa_table(config["integrate"]["rank"] or "species")
+
+
+def diversity_active():
+    """The diversity stage runs: switched on, with the profiles or tables it needs."""
+    return config["diversity"]["activate"] and (
+        TABLES_MODE or config["profile"]["activate"]
+    )
+
+
+def diversity_sketching():
+    """k-mer sketches of the reads (diversity.sketch), which tables mode does not have."""
+    return config["diversity"]["sketch"] and not TABLES_MODE
+
+
 def all_outputs():
     """Every final output of the stages in this workflow."""
-    outputs = [
+    outputs = integrate_outputs() if integrate_runs() else []
+    if TABLES_MODE:
+        reports = report_outputs() if config["report"]["activate"] else []
+        return outputs + diversity_outputs() + reports
+    outputs += [
         *expand("results/stats/{sample}.json", sample=SAMPLES.index),
         "results/stats/read_stats.tsv",
         *expand("results/qc/{sample}.qc.json", sample=SAMPLES.index),
@@ -258,12 +304,186 @@ def all_outputs():
             kind=("counts", "relative"),
         )
         outputs += ["results/tables/profiles.long.tsv", "results/tables/profiles.biom"]
+    outputs += diversity_outputs()
     if config["report"]["activate"] and config["profile"]["activate"]:
         outputs += report_outputs()
     return outputs
 
 
-profile_check()
+if not TABLES_MODE:
+    profile_check()
+
+
+def integrate_runs():
+    """Whether the integration runs: switched on, with taxa (tables mode or profiles) and a
+    clinical sheet to link them to."""
+    return (
+        config["integrate"]["activate"]
+        and bool(config["metadata"]["table"])
+        and (TABLES_MODE or config["profile"]["activate"])
+    )
+
+
+def integrate_check():
+    """Stop at start-up, saying which keys to set, when the integration lacks an input."""
+    cfg = config["integrate"]
+    if TABLES_MODE and not (cfg["taxa_table"] or cfg["profiler_outputs"]):
+        raise WorkflowError(
+            "integrate.mode is tables: set integrate.taxa_table (a taxa table) or"
+            " integrate.profiler_outputs (Kraken 2, Bracken, MetaPhlAn or mOTUs outputs)"
+        )
+    if TABLES_MODE and not cfg["taxa_table"] and not cfg["rank"]:
+        raise WorkflowError(
+            "integrate.profiler_outputs: set integrate.rank (e.g. species)"
+        )
+    if not TABLES_MODE and not cfg["rank"]:
+        raise WorkflowError(
+            "integrate.rank: set the rank of results/tables/ to analyse"
+        )
+    if cfg["activate"] and not config["metadata"]["table"]:
+        logger.warning(
+            "integrate: no clinical sheet (metadata.table), so no integration; set it to"
+            " link the taxa and metabolites to the clinical data"
+        )
+
+
+def integrate_outputs():
+    """The final outputs of the integration (the contract with the report stage)."""
+    return list(integrate_rule_outputs().values())
+
+
+def integrate_settings(wildcards):
+    """The config sections `microbiome integrate --config` reads (it fills in the rest)."""
+    sections = {k: config[k] for k in ("integrate", "metadata")}
+    return json.dumps(sections, sort_keys=True)
+
+
+def integrate_rule_outputs():
+    """Named outputs of the integrate rule, the figures and tables in the report."""
+    d = "results/integrate"
+    outputs = {
+        "join_report": report(
+            f"{d}/join_report.tsv",
+            caption="../report/integrate_join.rst",
+            category="Clinical integration",
+        ),
+        "associations": report(
+            f"{d}/associations.tsv",
+            caption="../report/integrate_associations.rst",
+            category="Clinical integration",
+        ),
+        "volcano": report(
+            f"{d}/figures/volcano.svg",
+            caption="../report/integrate_associations.rst",
+            category="Clinical integration",
+        ),
+        "parameters": f"{d}/parameters.json",
+        "settings": f"{d}/config.json",
+        "harmonised": f"{d}/harmonised/multiomics.biom",
+    }
+    if config["integrate"]["metabolites"]:
+        outputs["correlations"] = report(
+            f"{d}/correlations.tsv",
+            caption="../report/integrate_correlations.rst",
+            category="Clinical integration",
+        )
+        outputs["correlations_heatmap"] = report(
+            f"{d}/figures/correlations_heatmap.svg",
+            caption="../report/integrate_correlations.rst",
+            category="Clinical integration",
+        )
+    if config["integrate"]["biomarkers"]["outcome"]:
+        outputs["performance"] = report(
+            f"{d}/biomarkers/performance.tsv",
+            caption="../report/integrate_biomarkers.rst",
+            category="Clinical integration",
+        )
+        outputs["roc"] = report(
+            f"{d}/figures/roc.svg",
+            caption="../report/integrate_biomarkers.rst",
+            category="Clinical integration",
+        )
+        outputs["model"] = f"{d}/biomarkers/model.joblib"
+    return outputs
+
+
+integrate_check()
+
+
+def diversity_metrics():
+    """Beta diversity metrics: the configured ones, and kmer_jaccard with sketches."""
+    cfg = config["diversity"]
+    return list(cfg["metrics"]) + (["kmer_jaccard"] if diversity_sketching() else [])
+
+
+def diversity_sketches():
+    """The samples' k-mer sketches when diversity.sketch is on."""
+    if not diversity_sketching():
+        return []
+    return expand("results/diversity/sketches/{sample}.sketch", sample=SAMPLES.index)
+
+
+def diversity_rarefied_output():
+    """alpha.rarefied.tsv when rarefaction is on."""
+    return (
+        ["results/diversity/alpha.rarefied.tsv"]
+        if config["diversity"]["rarefaction_depth"]
+        else []
+    )
+
+
+def diversity_column_flag(key):
+    """--sample-column / --patient-column from the metadata section, when set."""
+    value = config["metadata"][key]
+    return f"--{key.replace('_', '-')} {value!r}" if value else ""
+
+
+def diversity_figures(ext="svg"):
+    """(path, caption, subcategory, labels) of each figure file with extension `ext`."""
+    from microbiome.diversity.run import figures
+
+    cfg = config["diversity"]
+    captions = {
+        "rarefaction": ("diversity_rarefaction", "Alpha diversity"),
+        "pcoa": ("diversity_pcoa", "Ordination"),
+        "alpha": ("diversity_alpha_figure", "Alpha diversity"),
+    }
+    return [
+        (
+            f"results/diversity/figures/{stem}.{ext}",
+            f"../report/{captions[kind][0]}.rst",
+            captions[kind][1],
+            {"figure": f"{kind} {metric}".strip(), "variable": variable or "-"},
+        )
+        for stem, kind, metric, variable in figures(
+            diversity_metrics(), cfg["variables"], tree=bool(cfg["tree"])
+        )
+    ]
+
+
+def diversity_outputs():
+    """Every output of the rule diversity (for all_outputs)."""
+    if not diversity_active():
+        return []
+    metrics = diversity_metrics()
+    return [
+        "results/diversity/alpha.tsv",
+        *diversity_rarefied_output(),
+        *expand("results/diversity/beta/{metric}.distances.tsv", metric=metrics),
+        *expand(
+            "results/diversity/pcoa/{metric}.{kind}.tsv",
+            metric=metrics,
+            kind=("coordinates", "variance"),
+        ),
+        *expand(
+            "results/diversity/tests/{name}.tsv",
+            name=("permanova", "permdisp", "alpha_tests", "skipped_variables"),
+        ),
+        "results/diversity/excluded.tsv",
+        "results/diversity/parameters.json",
+        *(path for path, *_ in diversity_figures("svg")),
+        *(path for path, *_ in diversity_figures("png")),
+    ]
 
 
 def check_slurm():

@@ -7,6 +7,7 @@ localrules:
 
 if (
     config["profile"]["activate"]
+    and not TABLES_MODE  # no reads: nothing to build a database for
     and config["profile"]["profiler"] == "microbiome"
     and not config["profile"]["database"]
 ):

@@ -4,10 +4,9 @@
 def report_metadata_sheet():
     """The sheet that maps samples to patients: the metadata table, else the sample sheet when
     every sample has a patient_id, else none (each sample is its own patient)."""
-    table = config.get("metadata", {}).get("table")
-    if table:
-        return table
-    if (SAMPLES["patient_id"] != "").all():
+    if config["metadata"]["table"]:
+        return config["metadata"]["table"]
+    if not TABLES_MODE and (SAMPLES["patient_id"] != "").all():
         return config["samples"]
     return None
 
@@ -35,45 +34,44 @@ def report_metadata():
 
 
 def report_patients():
-    """The report file names of the patients of the samples in the sample sheet."""
+    """The report file names of the patients: of the sample sheet's samples, or in tables mode
+    every patient of the metadata."""
     from microbiome.report.cohort import file_stem, patients_of
 
     metadata = report_metadata()
-    return sorted({file_stem(p) for p in patients_of(list(SAMPLES.index), metadata)})
-
-
-def stage_active(name):
-    """Whether an optional stage (diversity, integrate) is in this workflow and switched on."""
-    return bool(config.get(name, {}).get("activate", False))
+    if TABLES_MODE:
+        patients = metadata.table["patient_id"] if metadata is not None else []
+    else:
+        patients = patients_of(list(SAMPLES.index), metadata)
+    return sorted({file_stem(p) for p in patients})
 
 
 def report_inputs(wildcards):
     """Every file the reports read; the diversity and integrate folders through their
-    parameters.json, which each stage writes last."""
-    inputs = {
-        "taxa": "results/tables/species.counts.tsv",
-        "qc": "results/qc/qc_summary.tsv",
-    }
+    parameters.json, which each stage writes last. The taxa are the species table (the GMHI
+    needs species; the report collapses it to the ranks it shows)."""
+    inputs = {"taxa": taxa_table("species")}
+    if not TABLES_MODE:
+        inputs["qc"] = "results/qc/qc_summary.tsv"
+        if config["profile"]["profiler"] == "microbiome":
+            inputs["database"] = profile_db()
     if report_metadata_sheet():
         inputs["metadata"] = report_metadata_sheet()
-    if config["profile"]["profiler"] == "microbiome":
-        inputs["database"] = profile_db()
-    if stage_active("diversity"):
+    if diversity_active():
         inputs["diversity"] = "results/diversity/parameters.json"
-    if stage_active("integrate"):
+    if integrate_runs():
         inputs["integrate"] = "results/integrate/parameters.json"
     # The metabolite tables of the integrate section, even when that stage is off.
-    integrate = config.get("integrate", {})
     for name in ("metabolites", "metabolite_annotation"):
-        if integrate.get(name):
-            inputs[name] = integrate[name]
+        if config["integrate"][name]:
+            inputs[name] = config["integrate"][name]
     return inputs
 
 
 def report_flags(wildcards, input):
     """The command-line flags of the inputs present."""
-    flags = [f"--taxa {input.taxa!r} --qc {input.qc!r}"]
-    for name in ("metadata", "database", "metabolites", "metabolite_annotation"):
+    flags = [f"--taxa {input.taxa!r}"]
+    for name in ("qc", "metadata", "database", "metabolites", "metabolite_annotation"):
         if hasattr(input, name):
             flags.append(f"--{name.replace('_', '-')} {getattr(input, name)!r}")
     for name in ("diversity", "integrate"):

@@ -1,0 +1,186 @@
+"""Alpha diversity per sample, rarefaction and rarefaction curves (scikit-bio's metrics).
+
+Columns of the alpha table (one row per sample):
+
+- ``depth``: total count of the sample;
+- ``observed``: taxa with a count above 0 (``observed_features``);
+- ``shannon_ln``: Shannon entropy ``H = -sum p_i ln p_i`` with the **natural** logarithm;
+- ``simpson``: Gini-Simpson ``1 - sum p_i^2``;
+- ``inverse_simpson``: ``1 / sum p_i^2``;
+- ``chao1``: bias-corrected Chao1 ``S_obs + F1 (F1 - 1) / (2 (F2 + 1))`` (Chao 1984), on counts
+  rounded to integers, NA for relative abundances (singletons are meaningless there);
+- ``pielou_evenness``: ``H / ln(S_obs)`` (NA with fewer than two taxa);
+- ``faith_pd`` (with a tree): the branch length spanned by the sample's taxa (Faith 1992).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+#: Output column -> (scikit-bio metric, its keyword arguments).
+ALPHA_METRICS: dict[str, tuple[str, dict]] = {
+    "observed": ("observed_features", {}),
+    "shannon_ln": ("shannon", {"base": math.e}),
+    "simpson": ("simpson", {}),
+    "inverse_simpson": ("inv_simpson", {}),
+    "chao1": ("chao1", {"bias_corrected": True}),
+    "pielou_evenness": ("pielou_e", {"base": math.e}),
+}
+#: Metrics that need integer counts.
+_NEEDS_COUNTS = frozenset({"chao1"})
+
+
+def alpha_table(
+    table: pd.DataFrame, *, relative: bool = False, phylogeny: tuple | None = None
+) -> pd.DataFrame:
+    """Alpha diversity of every sample (rows of ``table``).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame, shape (n_samples, n_taxa), float64 >= 0
+        Counts (or proportions when ``relative``); no sample may sum to 0.
+    relative : bool
+        The values are proportions or percentages: ``chao1`` is NA.
+    phylogeny : (skbio.TreeNode, list of str), optional
+        A tree and, for each column of ``table``, its tip name or None: adds ``faith_pd``
+        over the taxa found in the tree.
+
+    Returns
+    -------
+    pandas.DataFrame indexed like ``table``: ``depth`` and the columns of :data:`ALPHA_METRICS`.
+    """
+    from skbio.diversity import alpha_diversity
+
+    values = table.to_numpy(dtype=np.float64)
+    out = pd.DataFrame({"depth": values.sum(axis=1)}, index=table.index)
+    rounded = np.rint(values).astype(np.int64)
+    for column, (metric, kwargs) in ALPHA_METRICS.items():
+        if column in _NEEDS_COUNTS:
+            if relative:
+                out[column] = np.nan
+                continue
+            data = rounded
+        else:
+            data = values
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out[column] = alpha_diversity(metric, data, ids=table.index, **kwargs).to_numpy()
+    if phylogeny is not None:
+        tree, tips = phylogeny
+        keep = [i for i, tip in enumerate(tips) if tip is not None]
+        out["faith_pd"] = alpha_diversity(
+            "faith_pd",
+            values[:, keep],
+            ids=table.index,
+            taxa=[tips[i] for i in keep],
+            tree=tree,
+            validate=False,
+        ).to_numpy()
+    return out
+
+
+def rarefy(counts: pd.DataFrame, depth: int, rng: np.random.Generator) -> pd.DataFrame:
+    """One random subsample without replacement of ``depth`` counts from each sample.
+
+    ``counts`` are rounded to integers first; samples with fewer than ``depth`` counts are
+    left out. scikit-bio's ``subsample_counts`` draws, seeded by ``rng``.
+    """
+    from skbio.stats import subsample_counts
+
+    rounded = np.rint(counts.to_numpy(dtype=np.float64)).astype(np.int64)
+    keep = rounded.sum(axis=1) >= depth
+    rows = [subsample_counts(row, depth, seed=rng) for row in rounded[keep]]
+    data = np.vstack(rows) if rows else np.empty((0, counts.shape[1]), dtype=np.int64)
+    return pd.DataFrame(data.astype(np.float64), index=counts.index[keep], columns=counts.columns)
+
+
+def rarefied_alpha(
+    counts: pd.DataFrame,
+    depth: int,
+    *,
+    repeats: int,
+    rng: np.random.Generator,
+    phylogeny: tuple | None = None,
+) -> pd.DataFrame:
+    """Alpha diversity averaged over ``repeats`` rarefactions to ``depth``.
+
+    Samples with fewer than ``depth`` counts are not in the result. Columns: those of
+    :func:`alpha_table` (``depth`` is the sample's full depth) and ``rarefaction_depth``.
+    """
+    runs = [
+        alpha_table(rarefy(counts, depth, rng), phylogeny=phylogeny).drop(columns="depth")
+        for _ in range(repeats)
+    ]
+    mean = pd.concat(runs).groupby(level=0, sort=False).mean()
+    kept = counts.index[np.rint(counts.to_numpy()).sum(axis=1) >= depth]
+    mean = mean.reindex(kept)
+    mean.insert(0, "depth", counts.loc[kept].sum(axis=1))
+    mean["rarefaction_depth"] = depth
+    return mean
+
+
+def rarefaction_curves(
+    counts: pd.DataFrame, *, steps: int, repeats: int, rng: np.random.Generator
+) -> pd.DataFrame:
+    """Observed taxa and Shannon (ln) by subsampling depth, each sample up to its own depth.
+
+    Depths: ``steps`` values spaced evenly on a log scale from 1 to the deepest sample, and each
+    sample's own depth (its full, unsubsampled values). Returns a long table ``sample_id, depth,
+    observed_mean, observed_sd, shannon_ln_mean, shannon_ln_sd`` (means and standard deviations
+    over ``repeats`` draws), sorted by sample and depth.
+    """
+    from skbio.diversity import alpha_diversity
+
+    rounded = counts.round()
+    totals = rounded.sum(axis=1)
+    top = int(totals.max()) if len(totals) else 0
+    depths = np.unique(np.geomspace(1, max(top, 1), steps).astype(np.int64))
+    rows = []
+    for depth in depths:
+        draws = [rarefy(counts, int(depth), rng) for _ in range(repeats)]
+        draws = [d[totals[d.index] > depth] for d in draws]  # the full depth comes below
+        if draws[0].empty:
+            continue
+        observed = np.vstack(
+            [alpha_diversity("observed_features", d.to_numpy()).to_numpy() for d in draws]
+        )
+        shannon = np.vstack(
+            [alpha_diversity("shannon", d.to_numpy(), base=math.e).to_numpy() for d in draws]
+        )
+        rows.append(
+            pd.DataFrame(
+                {
+                    "sample_id": draws[0].index,
+                    "depth": int(depth),
+                    "observed_mean": observed.mean(axis=0),
+                    "observed_sd": observed.std(axis=0),
+                    "shannon_ln_mean": shannon.mean(axis=0),
+                    "shannon_ln_sd": shannon.std(axis=0),
+                }
+            )
+        )
+    columns = ["sample_id", "depth", "observed_mean", "observed_sd"]
+    columns += ["shannon_ln_mean", "shannon_ln_sd"]
+    if len(rounded):
+        full = alpha_table(rounded)
+        rows.append(
+            pd.DataFrame(
+                {
+                    "sample_id": full.index,
+                    "depth": totals.astype(np.int64).to_numpy(),
+                    "observed_mean": full["observed"].to_numpy(),
+                    "observed_sd": 0.0,
+                    "shannon_ln_mean": full["shannon_ln"].to_numpy(),
+                    "shannon_ln_sd": 0.0,
+                }
+            )
+        )
+    if not rows:
+        return pd.DataFrame(columns=columns)
+    curves = pd.concat(rows, ignore_index=True)[columns]
+    order = {s: i for i, s in enumerate(counts.index)}
+    curves["_order"] = curves["sample_id"].map(order)
+    curves = curves.sort_values(["_order", "depth"], kind="stable").drop(columns="_order")
+    return curves.reset_index(drop=True)

@@ -1,0 +1,149 @@
+"""Transforms of taxa and metabolite tables, as functions and as scikit-learn transformers.
+
+The functions are what the associations and correlations use on the whole cohort; the
+transformers wrap the same functions so that the biomarker models fit every data-dependent
+step (which taxa pass the filters, each metabolite's minimum) inside the cross-validation
+folds only.
+
+* Taxa: prevalence and abundance filters on relative abundance, then the centred log-ratio
+  :math:`\\operatorname{clr}(x)_j = \\log(x_j + c) - \\frac{1}{D}\\sum_k \\log(x_k + c)` with a
+  stated pseudocount :math:`c` (Aitchison 1986).
+* Metabolites: half-minimum imputation of zeros and missing values per metabolite, then the
+  natural log. Tables that are already on a log scale (negative values) are imputed with the
+  metabolite's minimum minus :math:`\\log 2`, the same rule on the log scale, and not logged again.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+#: How a metabolite table is transformed: log (raw concentrations or intensities), none
+#: (already log-scale), auto (log unless the table has negative values).
+METABOLITE_TRANSFORMS = ("auto", "log", "none")
+
+
+def relative(values: pd.DataFrame) -> pd.DataFrame:
+    """Each sample (row) divided by its total; all-zero rows stay zero."""
+    totals = values.sum(axis=1).replace(0, np.nan)
+    return values.div(totals, axis=0).fillna(0.0)
+
+
+def abundance_filter(values: pd.DataFrame, *, prevalence: float, min_abundance: float) -> pd.Index:
+    """The taxa (columns) present (> 0) in at least ``prevalence`` of the samples and whose
+    mean relative abundance is at least ``min_abundance``."""
+    rel = relative(values)
+    keep = ((values > 0).mean(axis=0) >= prevalence) & (rel.mean(axis=0) >= min_abundance)
+    return values.columns[keep.to_numpy()]
+
+
+def clr(values: pd.DataFrame, pseudocount: float) -> pd.DataFrame:
+    """Centred log-ratio of each sample (row) after adding ``pseudocount``."""
+    logs = np.log(values.to_numpy(dtype=np.float64) + pseudocount)
+    return pd.DataFrame(
+        logs - logs.mean(axis=1, keepdims=True), index=values.index, columns=values.columns
+    )
+
+
+def taxa_pseudocount(values: pd.DataFrame, pseudocount: float, is_relative: bool) -> float:
+    """The pseudocount used: ``pseudocount`` for counts; for relative tables, half the smallest
+    non-zero value of the table (a count pseudocount means nothing on proportions)."""
+    if not is_relative:
+        return float(pseudocount)
+    positive = values.to_numpy(dtype=np.float64)
+    positive = positive[positive > 0]
+    return float(positive.min() / 2) if positive.size else 1.0
+
+
+def resolve_metabolite_transform(values: pd.DataFrame, transform: str) -> str:
+    """``log`` or ``none``: ``auto`` is ``none`` when the table has negative values."""
+    if transform != "auto":
+        return transform
+    return "none" if (values.to_numpy(dtype=np.float64) < 0).any() else "log"
+
+
+def metabolite_floors(values: pd.DataFrame, transform: str) -> pd.Series:
+    """Per metabolite, the value that replaces zeros and missing values, on the output scale:
+    log(min positive / 2) for ``log``; min - log(2) for ``none``. A metabolite without any
+    usable value gets 0."""
+    if transform == "log":
+        positive = values.where(values > 0)
+        return np.log(positive.min(axis=0) / 2).fillna(0.0)
+    return (values.min(axis=0) - np.log(2)).fillna(0.0)
+
+
+def metabolite_log(values: pd.DataFrame, transform: str, floors: pd.Series) -> pd.DataFrame:
+    """Metabolites on the log scale, zeros and missing values replaced by ``floors``."""
+    if transform == "log":
+        out = np.log(values.where(values > 0))
+    else:
+        out = values.copy()
+    return out.fillna(floors)
+
+
+class AbundanceFilter(BaseEstimator, TransformerMixin):
+    """Keep the taxa that pass :func:`abundance_filter` on the training samples."""
+
+    def __init__(self, prevalence: float = 0.1, min_abundance: float = 1e-4):
+        self.prevalence = prevalence
+        self.min_abundance = min_abundance
+
+    def fit(self, X: pd.DataFrame, y=None):
+        kept = abundance_filter(X, prevalence=self.prevalence, min_abundance=self.min_abundance)
+        if len(kept) == 0:  # keep the most prevalent taxon rather than an empty model
+            kept = X.columns[[int(np.argmax((X > 0).mean(axis=0).to_numpy()))]]
+        self.columns_ = list(kept)
+        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        return self
+
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        check_is_fitted(self, "columns_")
+        return X[self.columns_]
+
+    def get_feature_names_out(self, input_features=None):
+        check_is_fitted(self, "columns_")
+        return np.asarray(self.columns_, dtype=object)
+
+
+class CLR(BaseEstimator, TransformerMixin):
+    """Centred log-ratio per sample (stateless)."""
+
+    def __init__(self, pseudocount: float = 0.5):
+        self.pseudocount = pseudocount
+
+    def fit(self, X: pd.DataFrame, y=None):
+        self.columns_ = list(X.columns)
+        return self
+
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        return clr(X, self.pseudocount)
+
+    def get_feature_names_out(self, input_features=None):
+        check_is_fitted(self, "columns_")
+        return np.asarray(self.columns_, dtype=object)
+
+
+class HalfMinLog(BaseEstimator, TransformerMixin):
+    """Log with half-minimum imputation; the minima are learnt on the training samples.
+
+    ``kind`` is ``log`` (raw values) or ``none`` (already log-scale), as in
+    :func:`metabolite_log`.
+    """
+
+    def __init__(self, kind: str = "log"):
+        self.kind = kind
+
+    def fit(self, X: pd.DataFrame, y=None):
+        self.floors_ = metabolite_floors(X, self.kind)
+        self.columns_ = list(X.columns)
+        return self
+
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        check_is_fitted(self, "floors_")
+        return metabolite_log(X, self.kind, self.floors_)
+
+    def get_feature_names_out(self, input_features=None):
+        check_is_fitted(self, "columns_")
+        return np.asarray(self.columns_, dtype=object)

@@ -1,0 +1,91 @@
+"""Alpha diversity, rarefaction and curves against scikit-bio's per-sample functions and numpy."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import skbio.diversity.alpha as skalpha
+from skbio.stats import subsample_counts
+
+from microbiome.diversity.alpha import alpha_table, rarefaction_curves, rarefied_alpha
+
+
+def _table(seed=1, n=6, m=15) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    data = rng.negative_binomial(1, 0.05, size=(n, m)).astype(float)
+    data[0, :3] = [1, 1, 2]  # singletons and doubletons for Chao1
+    data[1] = 0
+    data[1, 4] = 7  # a single taxon: Pielou undefined
+    return pd.DataFrame(
+        data, index=[f"s{i}" for i in range(n)], columns=[f"t{j}" for j in range(m)]
+    )
+
+
+def test_alpha_table_equals_scikit_bio_per_sample():
+    table = _table()
+    got = alpha_table(table)
+    for sample, row in table.iterrows():
+        counts = row.to_numpy().astype(int)
+        assert got.at[sample, "depth"] == counts.sum()
+        assert got.at[sample, "observed"] == skalpha.observed_features(counts)
+        assert got.at[sample, "shannon_ln"] == pytest.approx(skalpha.shannon(counts, base=math.e))
+        assert got.at[sample, "simpson"] == pytest.approx(skalpha.simpson(counts))
+        assert got.at[sample, "inverse_simpson"] == pytest.approx(skalpha.inv_simpson(counts))
+        assert got.at[sample, "chao1"] == pytest.approx(skalpha.chao1(counts, bias_corrected=True))
+        pielou = skalpha.pielou_e(counts)
+        if np.isnan(pielou):
+            assert np.isnan(got.at[sample, "pielou_evenness"])
+        else:
+            assert got.at[sample, "pielou_evenness"] == pytest.approx(pielou)
+
+
+def test_shannon_uses_the_natural_log_and_simpson_is_gini_simpson():
+    table = _table(seed=3)
+    got = alpha_table(table)
+    p = table.to_numpy() / table.to_numpy().sum(axis=1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shannon = -np.nansum(np.where(p > 0, p * np.log(p), 0.0), axis=1)
+    np.testing.assert_allclose(got["shannon_ln"], shannon)
+    np.testing.assert_allclose(got["simpson"], 1 - (p**2).sum(axis=1))
+    np.testing.assert_allclose(got["inverse_simpson"], 1 / (p**2).sum(axis=1))
+
+
+def test_relative_tables_have_no_chao1():
+    table = _table()
+    relative = table.div(table.sum(axis=1), axis=0)
+    got = alpha_table(relative, relative=True)
+    assert got["chao1"].isna().all()
+    np.testing.assert_allclose(got["shannon_ln"], alpha_table(table)["shannon_ln"])
+
+
+def test_rarefied_alpha_is_the_mean_of_seeded_scikit_bio_draws():
+    table = _table(seed=5)
+    depth = int(np.sort(table.sum(axis=1))[1])  # the shallowest sample falls below
+    got = rarefied_alpha(table, depth, repeats=4, rng=np.random.default_rng(7))
+    keep = table.index[table.sum(axis=1) >= depth]
+    assert list(got.index) == list(keep)
+    assert (got["rarefaction_depth"] == depth).all()
+    rng = np.random.default_rng(7)
+    shannon = {s: [] for s in keep}
+    for _ in range(4):
+        for sample in keep:
+            draw = subsample_counts(table.loc[sample].to_numpy().astype(int), depth, seed=rng)
+            assert draw.sum() == depth
+            shannon[sample].append(skalpha.shannon(draw, base=math.e))
+    for sample in keep:
+        assert got.at[sample, "shannon_ln"] == pytest.approx(np.mean(shannon[sample]))
+    again = rarefied_alpha(table, depth, repeats=4, rng=np.random.default_rng(7))
+    pd.testing.assert_frame_equal(got, again)
+
+
+def test_rarefaction_curves_stop_at_each_samples_depth():
+    table = _table(seed=2)
+    curves = rarefaction_curves(table, steps=8, repeats=3, rng=np.random.default_rng(0))
+    depths = table.sum(axis=1)
+    for sample, rows in curves.groupby("sample_id"):
+        assert rows["depth"].max() <= depths[sample]
+        assert (rows["observed_mean"] <= (table.loc[sample] > 0).sum()).all()
+        assert rows["observed_mean"].iloc[0] == 1  # one count: one taxon

@@ -1,0 +1,125 @@
+"""Biomarker models: folds by patient, preprocessing inside folds, skips, saved models."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from microbiome.errors import ConfigError
+from microbiome.integrate import biomarkers as bm
+
+
+def _data(n_patients=24, per_patient=2, seed=11, signal=2.0):
+    rng = np.random.default_rng(seed)
+    samples, patients, labels = [], [], []
+    for p in range(n_patients):
+        for t in range(per_patient):
+            samples.append(f"P{p}_{t}")
+            patients.append(f"P{p}")
+            labels.append("case" if p % 2 else "control")
+    y = np.array([lab == "case" for lab in labels], dtype=float)
+    counts = rng.poisson(rng.gamma(1.0, 40, size=(len(samples), 15))).astype(float)
+    counts[:, 0] = rng.poisson(20 + 60 * y * signal / 2)
+    taxa = pd.DataFrame(counts, index=samples, columns=[f"t{j}" for j in range(15)])
+    mtb = pd.DataFrame(
+        rng.lognormal(size=(len(samples), 6)), index=samples, columns=[f"m{j}" for j in range(6)]
+    )
+    mtb["m0"] *= np.exp(signal * y)
+    meta = pd.DataFrame({"patient_id": patients, "group": labels}, index=samples)
+    return taxa, mtb, meta
+
+
+SETTINGS = bm.Settings(folds=3, repeats=2, permutations=9, bootstrap=50, trees=20, seed=3)
+
+
+def _evaluate(taxa, mtb, meta, settings=SETTINGS):
+    outcome = bm.binary_outcome(meta, "group", ["case"])
+    sets = {"taxa": taxa, "metabolites": mtb, "combined": pd.concat([taxa, mtb], axis=1)}
+    return bm.evaluate(
+        sets, list(taxa.columns), list(mtb.columns), outcome, meta["patient_id"], settings
+    )
+
+
+def test_performance_predictions_importance():
+    taxa, mtb, meta = _data()
+    result = _evaluate(taxa, mtb, meta)
+    perf = result.performance.set_index(["feature_set", "model"])
+    assert len(perf) == 6 and not result.skipped
+    assert perf.loc[("metabolites", "l1_logistic"), "auroc_mean"] > 0.8
+    assert (perf["auroc_ci_low"] <= perf["auroc_ci_high"]).all()
+    assert ((perf["permutation_p"] >= 1 / 10) & (perf["permutation_p"] <= 1)).all()
+    assert perf.loc[("metabolites", "l1_logistic"), "permutation_p"] == pytest.approx(0.1)
+    assert (perf["n_samples"] == 48).all() and (perf["n_positive"] == 24).all()
+    pred = result.predictions
+    coded = (meta["group"] == "case").astype(int)
+    for _, part in pred.groupby(["feature_set", "model"]):
+        assert part["sample_id"].is_unique and len(part) == 48
+        assert part["outcome"].tolist() == coded.loc[part["sample_id"]].tolist()
+        assert part["probability"].between(0, 1).all()
+    imp = result.importance
+    top = imp[(imp["feature_set"] == "metabolites") & (imp["model"] == "l1_logistic")].iloc[0]
+    assert top["feature"] == "m0" and top["selection_frequency"] == 1.0
+    assert imp["selection_frequency"].between(0, 1).all()
+
+
+def test_auroc_equals_sklearn():
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, 40)
+    p = np.round(rng.random(40), 1)  # ties
+    assert bm._auroc(y, p) == pytest.approx(roc_auc_score(y, p))
+
+
+def test_preprocessing_is_fitted_on_whole_training_patients_only(monkeypatch):
+    from microbiome.integrate import transforms
+
+    taxa, mtb, meta = _data(per_patient=3)
+    fitted_on = []
+    for cls in (transforms.AbundanceFilter, transforms.HalfMinLog):
+        real = cls.fit
+
+        def spy(self, X, y=None, _real=real):
+            fitted_on.append(set(X.index))
+            return _real(self, X, y)
+
+        monkeypatch.setattr(cls, "fit", spy)
+    settings = bm.Settings(
+        folds=3, repeats=2, permutations=0, bootstrap=5, trees=5, models=("l1_logistic",)
+    )
+    _evaluate(taxa, mtb, meta, settings)
+    # 3 feature sets (combined fits both steps) x (2 repeats x 3 folds + final fit)
+    assert len(fitted_on) == 4 * 7
+    patients = meta["patient_id"]
+    in_folds = [s for s in fitted_on if len(s) < len(meta)]
+    assert len(in_folds) == 4 * 6
+    for samples in in_folds:
+        held_out = set(meta.index) - samples
+        assert held_out and not set(patients[list(held_out)]) & set(patients[list(samples)])
+
+
+def test_one_class_and_too_few_per_class_are_reported_skips():
+    taxa, mtb, meta = _data(n_patients=6)
+    meta["group"] = "case"
+    with pytest.raises(ConfigError, match="has no level 'x'"):
+        bm.binary_outcome(meta, "group", ["x"])
+    result = _evaluate(taxa, mtb, meta)
+    assert result.performance.empty
+    assert all("single class" in why for _, why in result.skipped)
+    taxa, mtb, meta = _data(n_patients=4)  # 2 patients per class, 3 folds
+    result = _evaluate(taxa, mtb, meta)
+    assert result.performance.empty
+    assert all("fewer than the 3 folds" in why for _, why in result.skipped)
+
+
+def test_outcome_coding():
+    meta = pd.DataFrame(
+        {"g": pd.Categorical(["b", "a", None, "b"], ["b", "a"])}, index=list("wxyz")
+    )
+    outcome = bm.binary_outcome(meta, "g")
+    assert outcome.positive == ("a",) and outcome.values.to_dict() == {"w": 0, "x": 1, "z": 0}
+    meta["h"] = ["u", "v", "w", "u"]
+    with pytest.raises(ConfigError, match="say which are positive"):
+        bm.binary_outcome(meta, "h")
+    with pytest.raises(ConfigError, match="not a column"):
+        bm.binary_outcome(meta, "nope")

@@ -1,0 +1,56 @@
+# Linking taxa and metabolites to the clinical metadata (microbiome integrate), and in tables
+# mode the import of other profilers' outputs.
+
+
+if TABLES_MODE and config["integrate"]["profiler_outputs"]:
+
+    localrules:
+        import_profiles,
+
+    rule import_profiles:
+        input:
+            config["integrate"]["profiler_outputs"],
+        output:
+            "results/tables/imported.{rank}.tsv",
+        log:
+            "logs/integrate/import_profiles.{rank}.log",
+        conda:
+            "../../envs/microbiome.yaml"
+        params:
+            format=config["integrate"]["profiler_format"],
+        shell:
+            "microbiome import-profiles {input:q} --format {params.format} --rank {wildcards.rank}"
+            " -o {output} 2> {log}"
+
+
+rule integrate:
+    input:
+        taxa=get_integrate_taxa_table,
+        metadata=config["metadata"]["table"],
+        metabolites=config["integrate"]["metabolites"] or [],
+        annotation=config["integrate"]["metabolite_annotation"] or [],
+    output:
+        **integrate_rule_outputs(),
+    log:
+        "logs/integrate/integrate.log",
+    benchmark:
+        "results/benchmarks/integrate/integrate.tsv"
+    conda:
+        "../../envs/microbiome.yaml"
+    threads: config["integrate"]["threads"]
+    resources:
+        **resources_for("integrate"),
+    params:
+        settings=integrate_settings,
+        outdir=lambda wildcards, output: os.path.dirname(output.join_report),
+        metabolites=lambda wildcards, input: (
+            f"--metabolites {input.metabolites!r}" if input.metabolites else ""
+        ),
+        annotation=lambda wildcards, input: (
+            f"--annotation {input.annotation!r}" if input.annotation else ""
+        ),
+    shell:
+        "printf '%s\\n' {params.settings:q} > {output.settings} && microbiome integrate"
+        " --config {output.settings} --taxa {input.taxa:q} {params.metabolites}"
+        " {params.annotation} --metadata {input.metadata:q} --threads {threads}"
+        " -o {params.outdir} 2> {log}"
