@@ -531,17 +531,21 @@ def methods(cohort: Cohort) -> dict:
     }
 
 
-def references() -> list[str]:
-    refs = [
-        "Gupta VK et al. (2020) A predictive index for health status using species-level gut "
-        "microbiome profiling. Nat Commun 11:4635. doi:10.1038/s41467-020-18476-8",
-        "Lloyd-Price J et al. (2019) Multi-omics of the gut microbial ecosystem in inflammatory "
-        "bowel diseases. Nature 569:655-662. doi:10.1038/s41586-019-1237-9",
-    ]
-    for ref in notable_taxa().table["reference"]:
-        if ref not in refs:
-            refs.append(ref)
-    return refs
+#: The indices' references.
+INDEX_REFERENCES = (
+    "Gupta VK et al. (2020) A predictive index for health status using species-level gut "
+    "microbiome profiling. Nat Commun 11:4635. doi:10.1038/s41467-020-18476-8",
+    "Lloyd-Price J et al. (2019) Multi-omics of the gut microbial ecosystem in inflammatory "
+    "bowel diseases. Nature 569:655-662. doi:10.1038/s41586-019-1237-9",
+)
+
+
+def references(taxa: list[str] | None = None) -> list[str]:
+    """The indices' references and those of the notable taxa (of ``taxa`` only, if given)."""
+    table = notable_taxa().table
+    if taxa is not None:
+        table = table[table["taxon"].isin(taxa)]
+    return list(dict.fromkeys([*INDEX_REFERENCES, *table["reference"]]))
 
 
 def chosen_model(stage: StageOutputs) -> dict | None:

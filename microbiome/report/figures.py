@@ -91,7 +91,7 @@ def taxa_against_cohort(table: pd.DataFrame, sample_label: str) -> str:
     plt = pyplot()
     with plt.rc_context(_STYLE):
         n = len(table)
-        fig, ax = plt.subplots(figsize=(6.4, 0.21 * n + 0.8))
+        fig, ax = plt.subplots(figsize=(6.0, 0.2 * n + 0.75))
         y = np.arange(n)[::-1]
         ax.hlines(
             y,
@@ -134,7 +134,7 @@ def cohort_position(rows: list[dict]) -> str:
     ``patient`` (list of values) and optional ``note``."""
     plt = pyplot()
     with plt.rc_context(_STYLE):
-        fig, axes = plt.subplots(len(rows), 1, figsize=(6.4, 0.78 * len(rows) + 0.3), squeeze=False)
+        fig, axes = plt.subplots(len(rows), 1, figsize=(6.0, 0.7 * len(rows) + 0.3), squeeze=False)
         rng = np.random.default_rng(0)  # jitter only: the same picture every time
         for ax, row in zip(axes[:, 0], rows, strict=True):
             cohort = np.asarray(row["cohort"], dtype=float)

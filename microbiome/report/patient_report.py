@@ -15,6 +15,7 @@ from microbiome.report.cohort import (
     chosen_model,
     methods,
     names_of,
+    references,
     top_composition,
 )
 from microbiome.report.indices import normalise_name, notable_taxa, percentile
@@ -102,6 +103,8 @@ def patient_context(cohort: Cohort, patient: str) -> dict:
         summary.append(responder["summary"])
     ctx["summary"] = summary
     ctx["notable"] = notable
+    # the references of what this report shows, not of every listed taxon
+    ctx["methods"] = {**ctx["methods"], "references": references([n["taxon"] for n in notable])}
     ctx["n_notable_checked"] = len(notable_taxa().table)
     ctx["responder"] = responder
     ctx["integrate_note"] = cohort.integrate.note
