@@ -375,10 +375,12 @@ def _reference(spec: dict, metadata: Metadata | None, usable: list[str], notes: 
                 "formed; the whole cohort is the reference"
             )
         elif variable not in metadata.table.columns:
-            raise ConfigError(
-                f"report: reference variable {variable!r} is not a metadata column "
-                f"(columns: {', '.join(metadata.table.columns)})"
+            note = (
+                f"the reference variable {variable!r} is not a column of {metadata.path}: the "
+                "whole cohort is the reference"
             )
+            log.warning(note)
+            notes.append(note)
         else:
             values = metadata.table[variable].reindex(usable).astype("string")
             chosen = [s for s, v in values.items() if pd.notna(v) and v in levels]

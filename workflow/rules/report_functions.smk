@@ -25,7 +25,9 @@ def report_metadata():
     except MicrobiomeError as exc:
         raise WorkflowError(f"report: {exc}") from None
     variable = config["report"]["reference"]["variable"]
-    if variable and variable not in metadata.table.columns:
+    # a clinical sheet without it is a mistake; the sample sheet in its place never has it
+    clinical = bool(config["metadata"]["table"])
+    if clinical and variable and variable not in metadata.table.columns:
         raise WorkflowError(
             f"report.reference.variable: {variable!r} is not a column of {sheet} (columns:"
             f" {', '.join(metadata.table.columns)}); set it to one, or to '' for the whole cohort"
