@@ -33,6 +33,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--metadata", metavar="SHEET", help="clinical metadata (sample_id, patient_id, ...)"
     )
+    parser.add_argument(
+        "--samples",
+        metavar="SHEET",
+        help="sample sheet whose patient_id column maps samples to patients (without --metadata)",
+    )
     parser.add_argument("--diversity", metavar="DIR", help="output folder of microbiome diversity")
     parser.add_argument("--integrate", metavar="DIR", help="output folder of microbiome integrate")
     parser.add_argument("--metabolites", metavar="TSV", help="samples x metabolites table")
@@ -97,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
         taxa=args.taxa,
         qc=args.qc,
         metadata=args.metadata,
+        samples=args.samples,
         diversity=args.diversity,
         integrate=args.integrate,
         metabolites=args.metabolites,

@@ -73,6 +73,7 @@ class Inputs:
     taxa: str
     qc: str | None = None
     metadata: str | None = None
+    samples: str | None = None  # the sample sheet: sample -> patient without a metadata sheet
     diversity: str | None = None
     integrate: str | None = None
     metabolites: str | None = None
@@ -182,7 +183,12 @@ def load_cohort(inputs: Inputs, config: dict) -> Cohort:
                 f"{len(only_in_data)} sample(s) have no metadata row and are reported as "
                 f"their own patient: {', '.join(only_in_data[:10])}"
             )
-    patients = patients_of(samples, metadata)
+    if metadata is not None:
+        patients = patients_of(samples, metadata.table["patient_id"])
+    elif inputs.samples:
+        patients = patients_of(samples, sample_sheet_patients(inputs.samples))
+    else:
+        patients = patients_of(samples, None)
     time_labels, order = _time_order(samples, metadata)
 
     qc = None
@@ -299,14 +305,22 @@ def read_cohort_metadata(path: str, config: dict) -> Metadata:
     )
 
 
-def patients_of(samples: list[str], metadata: Metadata | None) -> pd.Series:
-    """Sample -> patient ID: the metadata's ``patient_id``; a sample without a metadata row
-    is its own patient."""
+def patients_of(samples: list[str], patient_ids: pd.Series | None) -> pd.Series:
+    """Sample -> patient ID from ``patient_ids`` (sample -> patient, e.g. the metadata's
+    ``patient_id`` column); a sample without one is its own patient."""
     patients = pd.Series(samples, index=samples, dtype=str)
-    if metadata is not None:
-        known = metadata.table["patient_id"].reindex(samples).dropna().astype(str)
-        patients.update(known)
+    if patient_ids is not None:
+        known = patient_ids.reindex(samples).dropna().astype(str)
+        patients.update(known[known != ""])
     return patients
+
+
+def sample_sheet_patients(path: str) -> pd.Series:
+    """Sample -> patient ID ("" for none) of a sample sheet, for runs without a clinical
+    sheet. Its reads files are not checked: only the IDs are used."""
+    from microbiome.io.samplesheet import load_sample_sheet
+
+    return load_sample_sheet(path, check_files=False)["patient_id"]
 
 
 def _at_rank(table: FeatureTable, rank: str) -> FeatureTable:

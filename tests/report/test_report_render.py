@@ -313,3 +313,19 @@ def test_patient_only_in_the_metadata_gets_a_report_saying_so(cohort_files, tmp_
     assert main(report_args(files, out, "--no-cohort", "--no-pdf", "--patient", "P9")) == 0
     html = (out / "patients" / "P9.html").read_text()
     assert "none of the patient&#39;s samples is in the taxa table" in html
+
+
+def test_sample_sheet_maps_samples_to_patients_without_metadata(cohort_files, tmp_path):
+    sheet = tmp_path / "samples.tsv"
+    rows = [  # S9's ID is not a valid sample-sheet ID: it stays its own patient
+        f"{s[0]}\t{s[1] if s[1] != 'P2' else ''}\t{s[0]}_1.fq\t{s[0]}_2.fq" for s in SAMPLES[:8]
+    ]
+    sheet.write_text("sample_id\tpatient_id\tfastq_1\tfastq_2\n" + "\n".join(rows) + "\n")
+    out = tmp_path / "out"
+    args = ["report", "--taxa", str(cohort_files["taxa"]), "--samples", str(sheet),
+            "--no-pdf", "-o", str(out)]  # fmt: skip
+    assert main(args) == 0
+    p1 = (out / "patients" / "P1.html").read_text()
+    assert all(f"<tr><td>{s}</td>" in p1 for s in ("S1", "S2", "S3"))
+    # without a patient ID, a sample is its own patient
+    assert (out / "patients" / "S4.html").is_file() and (out / "patients" / "S5.html").is_file()

@@ -1,23 +1,13 @@
 # Input functions of the report rules (rules/report.smk).
 
 
-def report_metadata_sheet():
-    """The sheet that maps samples to patients: the metadata table, else the sample sheet when
-    every sample has a patient_id, else none (each sample is its own patient)."""
-    if config["metadata"]["table"]:
-        return config["metadata"]["table"]
-    if not TABLES_MODE and (SAMPLES["patient_id"] != "").all():
-        return config["samples"]
-    return None
-
-
 def report_metadata():
-    """The metadata of the report's patients (None without a sheet), checked at
+    """The clinical sheet of the report's patients (None without one), checked at
     start-up with the reference group's variable, so that a wrong setting stops the
     run before it starts."""
     from microbiome.report.cohort import read_cohort_metadata
 
-    sheet = report_metadata_sheet()
+    sheet = config["metadata"]["table"]
     if not sheet:
         return None
     try:
@@ -25,9 +15,7 @@ def report_metadata():
     except MicrobiomeError as exc:
         raise WorkflowError(f"report: {exc}") from None
     variable = config["report"]["reference"]["variable"]
-    # a clinical sheet without it is a mistake; the sample sheet in its place never has it
-    clinical = bool(config["metadata"]["table"])
-    if clinical and variable and variable not in metadata.table.columns:
+    if variable and variable not in metadata.table.columns:
         raise WorkflowError(
             f"report.reference.variable: {variable!r} is not a column of {sheet} (columns:"
             f" {', '.join(metadata.table.columns)}); set it to one, or to '' for the whole cohort"
@@ -36,15 +24,18 @@ def report_metadata():
 
 
 def report_patients():
-    """The report file names of the patients: of the sample sheet's samples, or in tables mode
-    every patient of the metadata."""
+    """The report file names of the patients: of the sample sheet's samples (by the
+    clinical sheet, else by the sample sheet's patient_id), or in tables mode every
+    patient of the clinical sheet."""
     from microbiome.report.cohort import file_stem, patients_of
 
     metadata = report_metadata()
     if TABLES_MODE:
         patients = metadata.table["patient_id"] if metadata is not None else []
+    elif metadata is not None:
+        patients = patients_of(list(SAMPLES.index), metadata.table["patient_id"])
     else:
-        patients = patients_of(list(SAMPLES.index), metadata)
+        patients = patients_of(list(SAMPLES.index), SAMPLES["patient_id"])
     return sorted({file_stem(p) for p in patients})
 
 
@@ -57,8 +48,10 @@ def report_inputs(wildcards):
         inputs["qc"] = "results/qc/qc_summary.tsv"
         if config["profile"]["profiler"] == "microbiome":
             inputs["database"] = profile_db()
-    if report_metadata_sheet():
-        inputs["metadata"] = report_metadata_sheet()
+    if config["metadata"]["table"]:
+        inputs["metadata"] = config["metadata"]["table"]
+    elif not TABLES_MODE:
+        inputs["samples"] = config["samples"]  # its patient_id column
     if diversity_active():
         inputs["diversity"] = "results/diversity/parameters.json"
     if integrate_runs():
@@ -73,7 +66,14 @@ def report_inputs(wildcards):
 def report_flags(wildcards, input):
     """The command-line flags of the inputs present."""
     flags = [f"--taxa {input.taxa!r}"]
-    for name in ("qc", "metadata", "database", "metabolites", "metabolite_annotation"):
+    for name in (
+        "qc",
+        "metadata",
+        "samples",
+        "database",
+        "metabolites",
+        "metabolite_annotation",
+    ):
         if hasattr(input, name):
             flags.append(f"--{name.replace('_', '-')} {getattr(input, name)!r}")
     for name in ("diversity", "integrate"):
