@@ -26,6 +26,7 @@ from microbiome.cli import (
     kmer,
     profile_merge,
     qc,
+    report,
     run,
     stats,
     validate,
@@ -45,6 +46,7 @@ SUBCOMMANDS = (
     run,
     import_profiles,
     integrate,
+    report,
 )
 
 log = logging.getLogger("microbiome")

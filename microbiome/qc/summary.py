@@ -5,6 +5,10 @@ from __future__ import annotations
 import csv
 import io
 
+import pandas as pd
+
+from microbiome.io.multiqc import custom_content
+
 #: Columns of the merged table, after sample_id and layout.
 STEP_COLUMNS = (
     "reads_in",
@@ -82,40 +86,31 @@ def merged_table(samples: list[dict]) -> str:
 
 def multiqc_general_stats(samples: list[dict]) -> str:
     """MultiQC custom content for the General Statistics table (``*_mqc.tsv``)."""
-    header = (
-        "# id: 'microbiome_qc'\n"
-        "# section_name: 'microbiome QC'\n"
-        "# plot_type: 'generalstats'\n"
-        "# pconfig:\n"
-        "#     kept_read_percent:\n"
-        "#         title: '% kept'\n"
-        "#         description: 'Reads kept by microbiome qc'\n"
-        "#         max: 100\n"
-        "#         min: 0\n"
-        "#         suffix: '%'\n"
-        "#     host_read_percent:\n"
-        "#         title: '% host'\n"
-        "#         description: 'Reads removed as host'\n"
-        "#         max: 100\n"
-        "#         min: 0\n"
-        "#         suffix: '%'\n"
-        "#     reads_out:\n"
-        "#         title: 'Clean reads'\n"
-        "#         format: '{:,.0f}'\n"
-    )
-    lines = ["Sample\tkept_read_percent\thost_read_percent\treads_out"]
-    for sample in samples:
-        row = summary_row(sample)
-        lines.append(
-            f"{row['sample_id']}\t{row['kept_read_percent']}\t"
-            f"{row['host_read_percent']}\t{row['reads_out']}"
-        )
-    return header + "\n".join(lines) + "\n"
+    percent = {"max": 100, "min": 0, "suffix": "%"}
+    header = {
+        "id": "microbiome_qc",
+        "section_name": "microbiome QC",
+        "plot_type": "generalstats",
+        "pconfig": {
+            "kept_read_percent": {
+                "title": "% kept",
+                "description": "Reads kept by microbiome qc",
+                **percent,
+            },
+            "host_read_percent": {
+                "title": "% host",
+                "description": "Reads removed as host",
+                **percent,
+            },
+            "reads_out": {"title": "Clean reads", "format": "{:,.0f}"},
+        },
+    }
+    return custom_content(header, _table(samples, list(header["pconfig"])))
 
 
 def multiqc_fates(samples: list[dict]) -> str:
     """MultiQC custom content: a bar graph of what happened to each sample's reads."""
-    fates = (
+    fates = [
         "reads_out",
         "singletons",
         "too_short",
@@ -123,19 +118,21 @@ def multiqc_fates(samples: list[dict]) -> str:
         "low_complexity",
         "host",
         "duplicate",
-    )
-    header = (
-        "# id: 'microbiome_qc_fates'\n"
-        "# section_name: 'microbiome QC: read fates'\n"
-        "# description: 'Reads kept and removed by each QC filter, in the order applied.'\n"
-        "# plot_type: 'bargraph'\n"
-        "# pconfig:\n"
-        "#     id: 'microbiome_qc_fates_plot'\n"
-        "#     title: 'microbiome QC: read fates'\n"
-        "#     ylab: 'Reads'\n"
-    )
-    lines = ["Sample\t" + "\t".join(fates)]
-    for sample in samples:
-        row = summary_row(sample)
-        lines.append(row["sample_id"] + "\t" + "\t".join(str(row[f]) for f in fates))
-    return header + "\n".join(lines) + "\n"
+    ]
+    header = {
+        "id": "microbiome_qc_fates",
+        "section_name": "microbiome QC: read fates",
+        "description": "Reads kept and removed by each QC filter, in the order applied.",
+        "plot_type": "bargraph",
+        "pconfig": {
+            "id": "microbiome_qc_fates_plot",
+            "title": "microbiome QC: read fates",
+            "ylab": "Reads",
+        },
+    }
+    return custom_content(header, _table(samples, fates))
+
+
+def _table(samples: list[dict], columns: list[str]) -> pd.DataFrame:
+    rows = [summary_row(sample) for sample in samples]
+    return pd.DataFrame(rows, columns=["sample_id", *columns]).set_index("sample_id")

@@ -36,6 +36,8 @@ def _tables_config(work, **integrate):
         }
         | integrate
     )
+    # The reports of this cohort: its controls as the reference group; HTML only (speed).
+    config["report"].update(reference={"variable": "Study.Group", "levels": ["Control"]}, pdf=False)
     config["integrate"]["biomarkers"].update(
         outcome="Study.Group", positive=["Adenoma", "Carcinoma"], folds=3, repeats=2,
         permutations=9, bootstrap=100, trees=25,
@@ -70,6 +72,11 @@ def test_tables_mode_runs_end_to_end_without_reads(tmp_path):
     alpha = pd.read_csv(work / "results" / "diversity" / "alpha.tsv", sep="\t")
     assert len(alpha) == 32
     assert not (work / "results" / "diversity" / "beta" / "kmer_jaccard.distances.tsv").exists()
+    # Reports: the cohort's and one per patient of the clinical sheet (HTML only here).
+    report = work / "results" / "report"
+    assert "genus is shown instead" in (report / "cohort.html").read_text()
+    assert len(list((report / "patients").glob("*.html"))) == 32
+    assert not list((report / "patients").glob("*.pdf"))
 
 
 def test_tables_mode_from_profiler_outputs_dry_run(tmp_path):

@@ -288,7 +288,8 @@ def all_outputs():
     """Every final output of the stages in this workflow."""
     outputs = integrate_outputs() if integrate_runs() else []
     if TABLES_MODE:
-        return outputs + diversity_outputs()
+        reports = report_outputs() if config["report"]["activate"] else []
+        return outputs + diversity_outputs() + reports
     outputs += [
         *expand("results/stats/{sample}.json", sample=SAMPLES.index),
         "results/stats/read_stats.tsv",
@@ -304,6 +305,8 @@ def all_outputs():
         )
         outputs += ["results/tables/profiles.long.tsv", "results/tables/profiles.biom"]
     outputs += diversity_outputs()
+    if config["report"]["activate"] and config["profile"]["activate"]:
+        outputs += report_outputs()
     return outputs
 
 

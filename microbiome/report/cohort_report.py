@@ -1,0 +1,215 @@
+"""The cohort report's content: samples and QC, composition, indices by group, the diversity
+and integrate stages' results, methods."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from microbiome.report import figures
+from microbiome.report.cohort import RESEARCH_USE, Cohort, chosen_model, methods, top_composition
+from microbiome.report.inputs import StageOutputs
+from microbiome.report.text import fmt, records, sci
+
+
+def cohort_context(cohort: Cohort) -> dict:
+    """Values, tables and figures of the cohort report."""
+    s = cohort.settings
+    idx = cohort.indices
+    samples_table = []
+    qc = cohort.qc
+    for sample, row in idx.iterrows():
+        q = qc.loc[sample] if qc is not None and sample in qc.index else None
+        samples_table.append(
+            {
+                "sample": sample,
+                "patient": row["patient_id"],
+                "time": row["time"],
+                "reads_in": fmt(int(q["reads_in"])) if q is not None else "–",
+                "reads_out": fmt(int(q["reads_out"])) if q is not None else "–",
+                "kept": fmt(q["kept_read_percent"], 1) if q is not None else "–",
+                "host": fmt(q["host_read_percent"], 1) if q is not None else "–",
+                "verdict": row["qc_verdict"],
+                "reason": row["qc_reason"],
+                "gmhi": fmt(row["gmhi"]),
+                "dysbiosis": fmt(row["dysbiosis_score"]),
+                "diversity": fmt(row.get("diversity", np.nan)),
+            }
+        )
+    not_profiled = []
+    if qc is not None:
+        not_profiled = [x for x in qc.index if x not in idx.index]
+    comp_names = cohort.names_at(s["composition_rank"])
+    comp = top_composition(cohort.composition, comp_names, s["composition_top"])
+    composition_figure = figures.composition(
+        comp,
+        comp.index.tolist(),
+        f"Composition ({s['composition_rank']}), top {len(comp.columns.drop('Other', 'ignore'))}",
+    )
+    group_figures = []
+    variable = s["reference"].get("variable")
+    if cohort.metadata is not None and variable and variable in cohort.metadata.table:
+        groups = cohort.metadata.table[variable].reindex(idx.index).astype("string")
+        for column, label in (("gmhi", "GMHI"), ("dysbiosis_score", "dysbiosis score")):
+            if idx[column].notna().any():
+                group_figures.append(
+                    (f"{label} by {variable}", figures.index_by_group(idx[column], groups, label))
+                )
+    div = cohort.diversity
+    diversity = None
+    if div.ran:
+        diversity = {
+            "alpha": _alpha_summary(div.get("alpha")),
+            "permanova": _table(
+                div.get("permanova"),
+                ["metric", "variable", "n_samples", "n_groups", "pseudo_f", "r2", "p_value"],
+            ),
+            "permdisp": _table(
+                div.get("permdisp"),
+                ["metric", "variable", "n_samples", "n_groups", "f_statistic", "p_value"],
+            ),
+            "alpha_tests": _table(
+                div.get("alpha_tests"),
+                ["metric", "variable", "test", "statistic", "n_samples", "p_value", "q_value"],
+            ),
+            "excluded": _table(div.get("excluded"), ["sample_id", "reason"]),
+            "figures": _stage_figures(div, _diversity_figure(s)),
+        }
+    integ = cohort.integrate
+    integrate = None
+    if integ.ran:
+        top = s["top_associations"]
+        assoc = _named(integ.get("associations"), "feature", "name")
+        corr = _named(integ.get("correlations"), "taxon", "taxon_name")
+        integrate = {
+            "associations": _table(
+                assoc.sort_values(["q_value", "p_value"]).head(top) if assoc is not None else None,
+                [
+                    "feature",
+                    "feature_type",
+                    "variable",
+                    "level",
+                    "coefficient",
+                    "n",
+                    "p_value",
+                    "q_value",
+                    "model",
+                ],
+            ),
+            "n_associations": 0 if assoc is None else len(assoc),
+            "n_significant": 0 if assoc is None else int((assoc["q_value"] < 0.05).sum()),
+            "correlations": _table(
+                corr.sort_values(["q_value", "p_value"]).head(top) if corr is not None else None,
+                ["taxon", "metabolite", "rho", "p_value", "q_value", "n"],
+            ),
+            "n_correlations": 0 if corr is None else len(corr),
+            "performance": _table(
+                integ.get("performance"),
+                [
+                    "feature_set",
+                    "model",
+                    "auroc_mean",
+                    "auroc_ci_low",
+                    "auroc_ci_high",
+                    "permutation_p",
+                    "n_samples",
+                    "n_positive",
+                    "n_splits",
+                    "n_repeats",
+                ],
+            ),
+            "importance": _table(
+                _named(integ.get("importance"), "feature", "name")
+                .sort_values("importance", ascending=False)
+                .head(top)
+                if integ.get("importance") is not None
+                else None,
+                ["feature_set", "model", "feature", "importance"],
+            ),
+            "model": chosen_model(integ),
+            "figures": _stage_figures(integ, lambda stem: True),
+        }
+    return {
+        "title": "Cohort report",
+        "n_samples": len(idx),
+        "n_patients": int(idx["patient_id"].nunique()),
+        "verdict_counts": {
+            v: int((idx["qc_verdict"] == v).sum()) for v in ("PASS", "WARN", "FAIL")
+        },
+        "samples": samples_table,
+        "not_profiled": not_profiled,
+        "reference_label": cohort.reference_label,
+        "dysbiosis_cutoff": fmt(cohort.dysbiosis_cutoff, 3),
+        "gmhi_matched": cohort.gmhi_matched,
+        "composition_figure": composition_figure,
+        "group_figures": group_figures,
+        "diversity": diversity,
+        "diversity_note": cohort.diversity.note,
+        "integrate": integrate,
+        "integrate_note": cohort.integrate.note,
+        "qc_note": None if cohort.qc is not None else "QC was not run",
+        "metrics_label": s["diversity_metric"],
+        "notes": cohort.notes,
+        "methods": methods(cohort),
+        "research_use": RESEARCH_USE,
+    }
+
+
+def _table(table: pd.DataFrame | None, columns: list[str]) -> dict | None:
+    if table is None:
+        return None
+    columns = [c for c in columns if c in table.columns]
+    return {"columns": columns, "rows": records(table, columns)}
+
+
+def _alpha_summary(alpha: pd.DataFrame | None) -> dict | None:
+    if alpha is None:
+        return None
+    metrics = [
+        c for c in alpha.columns if c != "sample_id" and pd.api.types.is_numeric_dtype(alpha[c])
+    ]
+    rows = []
+    for m in metrics:
+        v = alpha[m].dropna()
+        rows.append([m, sci(v.min()), sci(v.median()), sci(v.max()), str(len(v))])
+    return {"columns": ["metric", "min", "median", "max", "samples"], "rows": rows}
+
+
+def _named(table: pd.DataFrame | None, column: str, names: str) -> pd.DataFrame | None:
+    """``column`` shown as 'name (ID)' where the table has a ``names`` column (the integrate
+    stage adds the taxon names of its taxid features)."""
+    if table is None or names not in table.columns:
+        return table
+    name = table[names].astype("string").fillna("")
+    ids = table[column].astype(str)
+    labelled = [f"{n} ({i})" if n and n != i else i for n, i in zip(name, ids, strict=True)]
+    return table.assign(**{column: labelled})
+
+
+def _stage_figures(stage: StageOutputs, wanted) -> list[tuple[str, str]]:
+    """(caption, data URI) of the stage's figures whose file stem is ``wanted``."""
+    return [
+        (p.stem.replace("_", " "), figures.file_data_uri(p))
+        for p in stage.figures
+        if wanted(p.stem)
+    ]
+
+
+def _diversity_figure(settings: dict):
+    """Which of the diversity stage's figures (``pcoa_<metric>_<variable>``,
+    ``alpha_<metric>_<variable>``, ``rarefaction``) the cohort report shows: those of the
+    reference group's variable (every variable without one) and, of the alpha figures, those of
+    the report's diversity metric."""
+    variable = settings["reference"].get("variable") or ""
+    metric = settings["diversity_metric"]
+
+    def wanted(stem: str) -> bool:
+        kind, _, rest = stem.partition("_")
+        of_variable = not variable or rest.endswith(f"_{variable}")
+        if kind == "pcoa":
+            return of_variable
+        if kind == "alpha":
+            return of_variable and rest.startswith(f"{metric}_")
+        return True
+
+    return wanted
