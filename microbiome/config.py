@@ -82,8 +82,8 @@ PATH_KEYS = (
     ("profile", "database"),
     ("profile", "kraken2_db"),
     ("diversity", "tree"),
-    ("integrate", "taxa_table"),
-    ("integrate", "profiler_outputs"),
+    ("tables", "taxa"),
+    ("tables", "profiler_outputs"),
     ("integrate", "metabolites"),
     ("integrate", "metabolite_annotation"),
 )

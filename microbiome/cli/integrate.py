@@ -39,6 +39,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="format of --taxa (default: detected)",
     )
     inputs.add_argument(
+        "--taxa-orientation",
+        choices=("auto", "samples-as-rows", "samples-as-columns"),
+        help="orientation of a plain-TSV --taxa table (default: detected)",
+    )
+    inputs.add_argument(
         "--metabolites",
         metavar="TABLE",
         help="metabolite table: samples x metabolites (either orientation)",
@@ -121,6 +126,8 @@ def run(args: argparse.Namespace) -> int:
     for k, v in inner.items():
         if v < (2 if k == "folds" else 0 if k in ("permutations", "seed") else 1):
             raise ConfigError(f"--{k} {v} is too small")
+    if args.taxa_orientation:
+        top["taxa_orientation"] = args.taxa_orientation
     settings = dataclasses.replace(
         settings, **top, biomarkers=dataclasses.replace(settings.biomarkers, **inner)
     )

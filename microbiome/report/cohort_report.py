@@ -8,7 +8,7 @@ import pandas as pd
 
 from microbiome.report import figures
 from microbiome.report.cohort import RESEARCH_USE, Cohort, chosen_model, methods, top_composition
-from microbiome.report.inputs import StageOutputs
+from microbiome.report.inputs import INTEGRATE_FILES, StageOutputs
 from microbiome.report.text import fmt, records, sci
 
 
@@ -84,39 +84,18 @@ def cohort_context(cohort: Cohort) -> dict:
         integrate = {
             "associations": _table(
                 assoc.sort_values(["q_value", "p_value"]).head(top) if assoc is not None else None,
-                [
-                    "feature",
-                    "feature_type",
-                    "variable",
-                    "level",
-                    "coefficient",
-                    "n",
-                    "p_value",
-                    "q_value",
-                    "model",
-                ],
+                list(INTEGRATE_FILES["associations"][1]),
             ),
             "n_associations": 0 if assoc is None else len(assoc),
             "n_significant": 0 if assoc is None else int((assoc["q_value"] < 0.05).sum()),
             "correlations": _table(
                 corr.sort_values(["q_value", "p_value"]).head(top) if corr is not None else None,
-                ["taxon", "metabolite", "rho", "p_value", "q_value", "n"],
+                list(INTEGRATE_FILES["correlations"][1]),
             ),
             "n_correlations": 0 if corr is None else len(corr),
             "performance": _table(
                 integ.get("performance"),
-                [
-                    "feature_set",
-                    "model",
-                    "auroc_mean",
-                    "auroc_ci_low",
-                    "auroc_ci_high",
-                    "permutation_p",
-                    "n_samples",
-                    "n_positive",
-                    "n_splits",
-                    "n_repeats",
-                ],
+                list(INTEGRATE_FILES["performance"][1]),
             ),
             "importance": _table(
                 _named(integ.get("importance"), "feature", "name")

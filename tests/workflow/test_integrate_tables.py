@@ -11,7 +11,7 @@ from workflow_helpers import make_workdir, snakemake
 KIM = TEST_DATA / "multiomics"
 
 
-def _tables_config(work, **integrate):
+def _tables_config(work, tables=None, **integrate):
     path = work / "config" / "config.yaml"
     config = yaml.safe_load(path.read_text())
     config["samples"] = str(work / "no_such_sheet.tsv")  # tables mode reads no sample sheet
@@ -25,10 +25,10 @@ def _tables_config(work, **integrate):
             "Study.Group": {"type": "categorical", "levels": ["Control", "Adenoma", "Carcinoma"]}
         },
     }
+    config["mode"] = "tables"
+    config["tables"].update({"taxa": str(KIM / "kim_integrate_genera.tsv")} | (tables or {}))
     config["integrate"].update(
         {
-            "mode": "tables",
-            "taxa_table": str(KIM / "kim_integrate_genera.tsv"),
             "metabolites": str(KIM / "kim_mtb_subset.tsv"),
             "metabolite_annotation": str(KIM / "kim_mtb_subset_map.tsv"),
             "variables": ["Study.Group"],
@@ -82,7 +82,7 @@ def test_tables_mode_runs_end_to_end_without_reads(tmp_path):
 def test_tables_mode_from_profiler_outputs_dry_run(tmp_path):
     work = make_workdir(tmp_path)
     reports = sorted((TEST_DATA / "profiler_outputs").glob("kraken2__*"))
-    _tables_config(work, taxa_table="", profiler_outputs=[str(p) for p in reports], rank="genus")
+    _tables_config(work, {"taxa": "", "profiler_outputs": [str(p) for p in reports]}, rank="genus")
     result = snakemake(work, "--dry-run")
     assert result.returncode == 0, result.stderr
     assert "import_profiles" in result.stdout and "results/tables/imported.genus.tsv" in (
@@ -93,7 +93,18 @@ def test_tables_mode_from_profiler_outputs_dry_run(tmp_path):
 
 def test_tables_mode_without_a_table_says_which_keys_to_set(tmp_path):
     work = make_workdir(tmp_path)
-    _tables_config(work, taxa_table="")
+    _tables_config(work, {"taxa": ""})
     result = snakemake(work, "--dry-run")
     assert result.returncode != 0
-    assert "set integrate.taxa_table" in result.stdout + result.stderr
+    assert "set tables.taxa" in result.stdout + result.stderr
+
+
+def test_tables_mode_passes_the_declared_orientation(tmp_path):
+    """tables.orientation reaches both readers of the taxa table (diversity and integrate)."""
+    work = make_workdir(tmp_path)
+    _tables_config(work, {"orientation": "samples-as-rows"})
+    result = snakemake(work, "--dry-run", "--printshellcmds")
+    assert result.returncode == 0, result.stderr
+    assert "microbiome diversity" in result.stdout
+    assert "--orientation samples-as-rows" in result.stdout
+    assert "--taxa-orientation samples-as-rows" in result.stdout

@@ -23,7 +23,7 @@ validate(config, schema="../schemas/config.schema.yaml")
 os.environ.setdefault("MICROBIOME_SRC", os.path.dirname(workflow.basedir))
 
 #: tables mode: every stage after profiling runs from given tables; no reads, no sample sheet.
-TABLES_MODE = config["integrate"]["mode"] == "tables"
+TABLES_MODE = config["mode"] == "tables"
 
 if TABLES_MODE:
     SAMPLES = pd.DataFrame(
@@ -255,11 +255,11 @@ PROFILE_RANKS = (
 
 def taxa_table(rank):
     """The taxa table at `rank` of the stages after profiling: this run's merged counts
-    (reads mode), or in tables mode integrate.taxa_table, else the table that
-    `microbiome import-profiles` merges from integrate.profiler_outputs."""
+    (reads mode), or in tables mode tables.taxa, else the table that
+    `microbiome import-profiles` merges from tables.profiler_outputs."""
     if not TABLES_MODE:
         return f"results/tables/{rank}.counts.tsv"
-    return config["integrate"]["taxa_table"] or f"results/tables/imported.{rank}.tsv"
+    return config["tables"]["taxa"] or f"results/tables/imported.{rank}.tsv"
 
 
 def get_taxa_table(wildcards):
@@ -327,14 +327,15 @@ def integrate_runs():
 def integrate_check():
     """Stop at start-up, saying which keys to set, when the integration lacks an input."""
     cfg = config["integrate"]
-    if TABLES_MODE and not (cfg["taxa_table"] or cfg["profiler_outputs"]):
+    tables = config["tables"]
+    if TABLES_MODE and not (tables["taxa"] or tables["profiler_outputs"]):
         raise WorkflowError(
-            "integrate.mode is tables: set integrate.taxa_table (a taxa table) or"
-            " integrate.profiler_outputs (Kraken 2, Bracken, MetaPhlAn or mOTUs outputs)"
+            "mode is tables: set tables.taxa (a taxa table) or tables.profiler_outputs"
+            " (Kraken 2, Bracken, MetaPhlAn or mOTUs outputs)"
         )
-    if TABLES_MODE and not cfg["taxa_table"] and not cfg["rank"]:
+    if TABLES_MODE and not tables["taxa"] and not cfg["rank"]:
         raise WorkflowError(
-            "integrate.profiler_outputs: set integrate.rank (e.g. species)"
+            "tables.profiler_outputs: set integrate.rank (e.g. species)"
         )
     if not TABLES_MODE and not cfg["rank"]:
         raise WorkflowError(

@@ -102,6 +102,7 @@ if diversity_active():
             metadata=lambda wildcards, input: (
                 f"--metadata {input.metadata!r}" if input.metadata else ""
             ),
+            orientation=config["tables"]["orientation"] if TABLES_MODE else "auto",
             sample_column=diversity_column_flag("sample_column"),
             patient_column=diversity_column_flag("patient_column"),
             types=json.dumps(config["metadata"]["variables"]),
@@ -115,7 +116,8 @@ if diversity_active():
             ),
             cfg=config["diversity"],
         shell:
-            "microbiome diversity --table {input.table} {params.metadata} {params.sample_column}"
+            "microbiome diversity --table {input.table} --orientation {params.orientation}"
+            " {params.metadata} {params.sample_column}"
             " {params.patient_column} --variable-types {params.types:q}"
             " --variables {params.variables:q} --metrics {params.metrics} {params.tree}"
             " {params.sketches} --pseudocount {params.cfg[pseudocount]}"

@@ -2,14 +2,14 @@
 # mode the import of other profilers' outputs.
 
 
-if TABLES_MODE and config["integrate"]["profiler_outputs"]:
+if TABLES_MODE and config["tables"]["profiler_outputs"]:
 
     localrules:
         import_profiles,
 
     rule import_profiles:
         input:
-            config["integrate"]["profiler_outputs"],
+            config["tables"]["profiler_outputs"],
         output:
             "results/tables/imported.{rank}.tsv",
         log:
@@ -17,7 +17,7 @@ if TABLES_MODE and config["integrate"]["profiler_outputs"]:
         conda:
             "../../envs/microbiome.yaml"
         params:
-            format=config["integrate"]["profiler_format"],
+            format=config["tables"]["profiler_format"],
         shell:
             "microbiome import-profiles {input:q} --format {params.format} --rank {wildcards.rank}"
             " -o {output} 2> {log}"
@@ -42,6 +42,7 @@ rule integrate:
         **resources_for("integrate"),
     params:
         settings=integrate_settings,
+        orientation=config["tables"]["orientation"] if TABLES_MODE else "auto",
         outdir=lambda wildcards, output: os.path.dirname(output.join_report),
         metabolites=lambda wildcards, input: (
             f"--metabolites {input.metabolites!r}" if input.metabolites else ""
@@ -51,6 +52,7 @@ rule integrate:
         ),
     shell:
         "printf '%s\\n' {params.settings:q} > {output.settings} && microbiome integrate"
-        " --config {output.settings} --taxa {input.taxa:q} {params.metabolites}"
+        " --config {output.settings} --taxa {input.taxa:q}"
+        " --taxa-orientation {params.orientation} {params.metabolites}"
         " {params.annotation} --metadata {input.metadata:q} --threads {threads}"
         " -o {params.outdir} 2> {log}"
