@@ -15,9 +15,8 @@ import numpy as np
 import pandas as pd
 
 from microbiome.errors import ConfigError, InputError
+from microbiome.io.feature_table import ORIENTATIONS, SAMPLE_HEADERS
 
-ORIENTATIONS = ("auto", "samples-as-rows", "samples-as-columns")
-_SAMPLE_HEADERS = {"sample_id", "sample", "sampleid", "#sampleid", "sample_name", "#sample_id"}
 _MISSING = ["", "NA", "NaN", "nan", "N/A", "NULL", "null", "-"]
 
 
@@ -60,7 +59,7 @@ def detect_orientation(table: pd.DataFrame, sample_ids: Collection[str] | None =
     the IDs: by the first header (``sample_id``, ``Sample``, ...), else by which of the first
     column and the header matches more of ``sample_ids``; else rows."""
     first = str(table.columns[0]).strip().lower()
-    if first in _SAMPLE_HEADERS:
+    if first in SAMPLE_HEADERS:
         return "samples-as-rows"
     if sample_ids:
         known = set(sample_ids)

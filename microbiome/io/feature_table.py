@@ -37,7 +37,17 @@ FORMATS = ("microbiome", "biom", "tsv")
 _RANK_LEVEL = re.compile(r"^([a-zA-Z])__(.*)$")
 
 # First header cells that say "the rows are samples" / "the rows are features".
-_SAMPLE_HEADERS = {"sample", "sample_id", "sampleid", "#sampleid", "sample-id", "sample_name", "id"}
+#: First header cells that say "the rows are samples" (lower case).
+SAMPLE_HEADERS = {
+    "sample",
+    "sample_id",
+    "#sample_id",
+    "sampleid",
+    "#sampleid",
+    "sample-id",
+    "sample_name",
+    "id",
+}
 _FEATURE_HEADERS = {
     "#otu id",
     "otu id",
@@ -378,7 +388,7 @@ def _orientation(
     sample_ids: set[str] | None,
 ) -> Orientation:
     corner = corner.strip().lower()
-    if corner in _SAMPLE_HEADERS:
+    if corner in SAMPLE_HEADERS:
         return "samples-as-rows"
     if corner in _FEATURE_HEADERS:
         return "samples-as-columns"
