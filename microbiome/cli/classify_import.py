@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.tsv and not args.cami:
         raise ConfigError("give --tsv, --cami or both: nothing to write")
     if args.sample_id is not None:
-        sample = check_sample_id(args.sample_id, "--sample-id")
+        sample = check_sample_id(args.sample_id, "-s/--sample-id")
     else:
         sample = _sample_from_name(os.fspath(args.kraken_report)).removesuffix(".kreport")
     result, taxonomy = writers.classification_from_kraken_report(args.kraken_report)

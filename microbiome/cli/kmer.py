@@ -193,7 +193,7 @@ def run_sketch(args: argparse.Namespace) -> int:
     check_k(args.kmer_size, "-k")
     _check_positive(args.scaled, "--scaled")
     if args.name is not None:
-        check_sample_id(args.name, "--name")
+        check_sample_id(args.name, "-n/--name")
     if not 0 <= args.seed < 2**64:
         raise ConfigError(f"--seed must be from 0 to 2**64 - 1, not {args.seed}")
     sketch = sketch_files(

@@ -52,7 +52,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     merge.set_defaults(func=run_merge)
 
 
-def sample_id(given: str | None, first_file: str, option: str = "--sample-id") -> str:
+def sample_id(given: str | None, first_file: str, option: str = "-s/--sample-id") -> str:
     """The sample name: ``given`` (checked by the sample sheet's rule, naming ``option``), else
     made from the name of the first reads file."""
     from microbiome.io.samplesheet import check_sample_id
