@@ -5,7 +5,9 @@ what it uses (start-up time and memory).
 
 ``main(argv)`` parses, dispatches to a subcommand module and turns the package's exceptions into
 one line per problem on stderr (``microbiome: error: <where>: <what is wrong>``) and an exit code:
-2 for usage and configuration errors, 1 for data errors. ``--debug`` shows tracebacks instead.
+2 for usage and configuration errors, 1 for data errors. A system error (``OSError``: a full
+disk, a read-only folder, stdout to a full device) is one line too, naming the path and the
+system's reason, exit 1. ``--debug`` shows tracebacks instead.
 """
 
 from __future__ import annotations
