@@ -58,6 +58,20 @@ def test_output_to_a_null_device_writes_through(tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["null"]  # no temporary left
 
 
+@pytest.mark.parametrize(
+    "command",
+    [["kmer", "count", "-k", "21"], ["kmer", "sketch"], ["kmer", "count", "-k", "21", "-t", "2"]],
+    ids=["kmer count", "kmer sketch", "kmer count threads2"],
+)
+def test_binary_writers_write_through_to_a_null_device(tmp_path, capsys, command):
+    # kmer count writes its file at offsets (pwrite), which a device allows but cannot truncate.
+    null = char_device(tmp_path / "null", 3)
+    assert main([*command, str(R1), "-q", "-o", str(null)]) == 0
+    assert errors(capsys) == []
+    assert stat.S_ISCHR(null.lstat().st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["null"]
+
+
 def test_output_to_a_full_device_is_a_one_line_error(tmp_path, capsys):
     full = char_device(tmp_path / "full", 7)
     assert main(["stats", str(R1), "-q", "-o", str(full)]) == 1
