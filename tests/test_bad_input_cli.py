@@ -185,6 +185,20 @@ def test_read_only_folder_is_a_one_line_error(read_only_folder, capsys):
     assert list(read_only_folder.iterdir()) == []
 
 
+def test_qc_into_a_read_only_folder_is_a_one_line_error(read_only_folder, capsys):
+    assert main(["qc", "-1", str(R1), "-2", str(R2), "-o", str(read_only_folder), "-q"]) == 1
+    [line] = errors(capsys)
+    assert line.startswith(f"microbiome: error: {read_only_folder}: "), line
+    assert list(read_only_folder.iterdir()) == []
+
+
+def test_qc_into_a_file_is_a_one_line_error(tmp_path, capsys):
+    file = tmp_path / "out"
+    file.write_text("x")
+    assert main(["qc", "-1", str(R1), "-o", str(file), "-q"]) == 1
+    assert errors(capsys) == [f"microbiome: error: {file}: Not a directory"]
+
+
 # --- Sample names -------------------------------------------------------------------------------
 
 

@@ -97,14 +97,23 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         return
     final = Path(os.path.realpath(name))  # a symbolic link's target; the link stays
     with _naming_errors(name):
-        try:
-            final.parent.mkdir(parents=True, exist_ok=True)
-        except FileExistsError:  # the folder is a file
-            raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), name) from None
+        make_folder(final.parent, name=name)
     with _temporary(final.parent, final.name, name=name) as tmp:
         yield tmp
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, final)
+
+
+def make_folder(path: str | os.PathLike, *, name: str | os.PathLike | None = None) -> Path:
+    """Make the folder ``path`` and its parents (nothing when it exists); a file in its place is
+    a NotADirectoryError naming ``name`` (default ``path``)."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:  # a file, not a folder
+        strerror = os.strerror(errno.ENOTDIR)
+        raise NotADirectoryError(errno.ENOTDIR, strerror, os.fspath(name or path)) from None
+    return path
 
 
 @contextmanager
