@@ -6,8 +6,8 @@ finished. What is not a regular file is never replaced by one:
 
 - ``-`` is standard output: the output is made in a temporary file and copied to stdout once
   complete;
-- a character or block device, a FIFO or a socket, and anything under ``/dev`` or ``/proc``
-  (``/dev/stdout``, ``/dev/null``, ``/proc/self/fd/3``) is opened and written directly, as a
+- a character or block device, a FIFO or a socket, and the name of an open file
+  (``/dev/stdout``, ``/dev/fd/3``, ``/proc/self/fd/3``) is opened and written directly, as a
   shell redirection would;
 - a symbolic link is resolved: its target is written (atomically when it is a regular file) and
   the link is kept;
@@ -37,8 +37,9 @@ STDOUT = "-"
 #: How an OSError on standard output names it.
 STDOUT_NAME = "<stdout>"
 
-#: Paths under these folders are written through, never replaced (devices, /proc/self/fd/N).
-_SPECIAL_ROOTS = ("/dev/", "/proc/")
+#: Names of open files (a shell's redirections), written through even to a regular file.
+_OPEN_FILES = ("/dev/stdout", "/dev/stderr")
+_OPEN_FILE_ROOTS = ("/dev/fd/", "/proc/")
 
 
 def output_kind(path: str | os.PathLike) -> str:
@@ -48,8 +49,9 @@ def output_kind(path: str | os.PathLike) -> str:
     -------
     str
         ``"stdout"`` for ``-``; ``"through"`` for an existing file that is not a regular file
-        (character or block device, FIFO, socket) or a path under ``/dev`` or ``/proc``;
-        ``"atomic"`` for a regular file or a new path (a symbolic link counts as its target).
+        (character or block device, FIFO, socket) and for the names of open files
+        (``/dev/stdout``, ``/dev/stderr``, ``/dev/fd/N``, ``/proc/...``); ``"atomic"`` for a
+        regular file or a new path (a symbolic link counts as its target).
 
     Raises
     ------
@@ -66,7 +68,8 @@ def output_kind(path: str | os.PathLike) -> str:
         # is reported when the folder is made
     if mode is not None and stat.S_ISDIR(mode):
         raise ConfigError("is a directory: give the name of a file to write", file=name)
-    if os.path.abspath(name).startswith(_SPECIAL_ROOTS):
+    absolute = os.path.abspath(name)
+    if absolute in _OPEN_FILES or absolute.startswith(_OPEN_FILE_ROOTS):
         return "through"
     return "atomic" if mode is None or stat.S_ISREG(mode) else "through"
 
