@@ -1,8 +1,9 @@
 """Any legal file name is safe: the workflow runs on reads, sheets and references whose paths hold
 spaces, quotes, `$(...)` and backticks, executes none of it, and gets the results of plain names.
 
-One run of every stage on two samples, with every path the rules are given (reads, host and
-profile references, taxonomy, clinical sheet, metabolite tables, sample sheet) under such names.
+One run of every stage on three samples (paired and single-end), with every path the rules are
+given (reads, host and profile references, taxonomy, clinical sheet, metabolite tables, sample
+sheet) under such names.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from workflow_helpers import EXPECTED, make_workdir, snakemake, tool_env
 
 #: A command substitution, in both spellings; run, it would create a file named PWNED.
 HOSTILE = "in put 'q' $(touch PWNED) `touch PWNED`"
-SAMPLES = {"sim01": "P01", "sim03": "P04"}
+SAMPLES = {"sim01": "P01", "sim03": "P04", "SRR514303": "P03"}
 
 
 def hostile_inputs(folder: Path) -> dict[str, str]:
@@ -32,11 +33,13 @@ def hostile_inputs(folder: Path) -> dict[str, str]:
         "sim01": ("r1 $(touch PWNED).fq.gz", "r2 `touch PWNED` it's.fq.gz"),
         "sim03": ("; touch PWNED; #.fq.gz", "| touch PWNED &.fq.gz"),
     }
-    rows = []
+    single = "se \\ $HOME * ?.fq.gz"  # single-end: its own rules (qc_single)
+    shutil.copy(READS / "SRR514303_SE.fastq.gz", folder / single)
+    rows = [f"SRR514303\tP03\t{single}\t"]  # paths relative to the sheet
     for sample, (r1, r2) in names.items():
         shutil.copy(READS / f"{sample}_R1.fastq.gz", folder / r1)
         shutil.copy(READS / f"{sample}_R2.fastq.gz", folder / r2)
-        rows.append(f"{sample}\t{SAMPLES[sample]}\t{r1}\t{r2}")  # relative to the sheet
+        rows.append(f"{sample}\t{SAMPLES[sample]}\t{r1}\t{r2}")
     sheet = folder / "samples $(touch PWNED).tsv"
     sheet.write_text("sample_id\tpatient_id\tfastq_1\tfastq_2\n" + "\n".join(rows) + "\n")
 
@@ -109,7 +112,8 @@ def test_hostile_file_names_run_safely_with_the_results_of_plain_names(tmp_path)
     assert result.returncode == 0, result.stderr
     # The shell commands quoted the names (the read statistics name the files they read).
     stats = pd.read_csv(work / "results" / "stats" / "read_stats.tsv", sep="\t")
-    assert stats.loc[stats["mate"] == "R1", "file"].map(lambda f: Path(f).name).tolist() == [
+    assert stats.loc[stats["mate"] != "R2", "file"].map(lambda f: Path(f).name).tolist() == [
+        "se \\ $HOME * ?.fq.gz",
         "r1 $(touch PWNED).fq.gz",
         "; touch PWNED; #.fq.gz",
     ]
@@ -135,5 +139,6 @@ def test_hostile_file_names_run_safely_with_the_results_of_plain_names(tmp_path)
         "results/report/cohort.html",
         "results/report/patients/P01.pdf",
         "results/report/patients/P04.pdf",
+        "results/report/patients/P03.pdf",
     ):
         assert (work / output).is_file(), output
