@@ -8,6 +8,10 @@ sheet) under such names.
 
 from __future__ import annotations
 
+import json
+import os
+import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -91,6 +95,39 @@ def executed(tmp_path: Path) -> list[Path]:
 
 def rows_of(table: pd.DataFrame, samples) -> pd.DataFrame:
     return table[table["sample_id"].isin(samples)].reset_index(drop=True)
+
+
+def whole_json(word: str) -> bool:
+    """A settings argument (the config as JSON, paths inside), kept whole by the shell."""
+    try:
+        return isinstance(json.loads(word), dict)
+    except ValueError:
+        return False
+
+
+def test_every_shell_command_quotes_every_path(tmp_path):
+    # Fast: the dry run's commands, split as the shell splits them, keep each path whole.
+    paths = hostile_inputs(tmp_path / HOSTILE)
+    work = make_workdir(tmp_path, name="work")
+    configure(work, paths)
+    result = snakemake(work, "--dry-run", "--printshellcmds")
+    assert result.returncode == 0, result.stderr
+    commands = re.findall(r"^Shell command: (.*)$", result.stdout + result.stderr, re.M)
+    rules = set(re.findall(r"^rule (\w+):", result.stdout + result.stderr, re.M))
+    assert len(commands) == len(re.findall(r"^rule \w+:", result.stdout, re.M)) > 10, rules
+    whole = {str(p) for p in Path(tmp_path / HOSTILE).iterdir()} | set(paths.values())
+    words = [word for command in commands for word in shlex.split(command)]
+    # Every hostile path reaches a command (the sample sheet only the start-up check).
+    assert whole - set(words) == {paths["samples"]}
+    for command in commands:
+        for word in shlex.split(command):
+            assert (
+                "PWNED" not in word
+                or word in whole
+                or any(word.startswith(w + os.sep) for w in whole)
+                or whole_json(word)
+            ), (word, command)
+    assert executed(tmp_path) == []
 
 
 @pytest.mark.slow
