@@ -100,6 +100,21 @@ def test_stdout_to_a_full_device_is_a_one_line_error(tmp_path):
     assert result.stderr.splitlines() == ["microbiome: error: <stdout>: No space left on device"]
 
 
+def test_a_reader_that_stops_early_is_no_error(tmp_path):
+    # `microbiome kmer dump ... | head -1`: the broken pipe ends the command quietly, exit 0.
+    counts = tmp_path / "c.kmers"
+    assert main(["kmer", "count", "-k", "21", str(R1), "-o", str(counts), "-q"]) == 0
+    dump = subprocess.Popen(
+        [Path(sys.executable).parent / "microbiome", "kmer", "dump", str(counts)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert dump.stdout.readline().count(b"\t") == 1
+    dump.stdout.close()
+    assert dump.wait(timeout=300) == 0
+    assert dump.stderr.read() == b""
+
+
 def test_output_to_a_fifo_writes_through(tmp_path, capsys):
     expected = stats_json(capsys)
     fifo = tmp_path / "fifo"
