@@ -74,7 +74,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from microbiome.cli.stats import _sample_name
+    from microbiome.cli.stats import sample_id
+    from microbiome.io.samplesheet import check_distinct_mates
     from microbiome.profile.classify import classify_reads
     from microbiome.profile.database import load_database
 
@@ -84,7 +85,8 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--confidence must be from 0 to 1 (got {args.confidence})")
     if args.min_reads < 0:
         raise ConfigError(f"--min-reads must be 0 or more (got {args.min_reads})")
-    sample = args.sample_id or _sample_name(args.reads1)
+    sample = sample_id(args.sample_id, args.reads1)
+    check_distinct_mates(args.reads1, args.reads2)
     db = load_database(args.db)
     result = classify_reads(
         db,

@@ -37,14 +37,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from microbiome.errors import ConfigError
+    from microbiome.io.samplesheet import check_sample_id
     from microbiome.profile import writers
     from microbiome.profile.merge import _sample_from_name
 
     if not args.tsv and not args.cami:
         raise ConfigError("give --tsv, --cami or both: nothing to write")
-    sample = args.sample_id or _sample_from_name(os.fspath(args.kraken_report)).removesuffix(
-        ".kreport"
-    )
+    if args.sample_id is not None:
+        sample = check_sample_id(args.sample_id, "-s/--sample-id")
+    else:
+        sample = _sample_from_name(os.fspath(args.kraken_report)).removesuffix(".kreport")
     result, taxonomy = writers.classification_from_kraken_report(args.kraken_report)
     log.info(
         "%s: %d of %d reads classified, %d taxa",

@@ -7,6 +7,7 @@ import logging
 import sys
 
 from microbiome.errors import ConfigError
+from microbiome.io.atomic import write_stdout
 
 log = logging.getLogger("microbiome")
 
@@ -102,7 +103,7 @@ def run_build(args: argparse.Namespace) -> int:
         read_length=args.read_length,
         step=args.step,
     )
-    sys.stdout.write(summary_table(header))
+    write_stdout(summary_table(header))
     return 0
 
 
@@ -131,5 +132,5 @@ def run_inspect(args: argparse.Namespace) -> int:
         dist["step"],
         h["checksum"],
     )
-    sys.stdout.write(summary_table(h))
+    write_stdout(summary_table(h))
     return 0

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import IO
 
 from microbiome.errors import ConfigError
+from microbiome.io.atomic import write_stdout
 
 log = logging.getLogger("microbiome")
 
@@ -97,11 +98,14 @@ def _check_positive(value: int, flag: str) -> None:
 
 @contextlib.contextmanager
 def _output(path: str | None, binary: bool = False) -> Iterator[IO]:
-    """An output stream: stdout when ``path`` is None, else a file written atomically."""
-    if path is None:
-        yield sys.stdout.buffer if binary else sys.stdout
+    """An output stream: stdout when ``path`` is None or ``-`` (streamed), else the file (see
+    :func:`~microbiome.io.atomic.atomic_path`)."""
+    from microbiome.io.atomic import STDOUT, atomic_path, stdout_errors
+
+    if path is None or path == STDOUT:
+        with stdout_errors():
+            yield sys.stdout.buffer if binary else sys.stdout
         return
-    from microbiome.io.atomic import atomic_path
 
     with (
         atomic_path(path) as tmp,
@@ -171,7 +175,7 @@ def run_query(args: argparse.Namespace) -> int:
     from microbiome.kmer.report import query
 
     for text, count in zip(args.kmers, query(args.counts, args.kmers), strict=True):
-        sys.stdout.write(f"{text.upper()}\t{count}\n")
+        write_stdout(f"{text.upper()}\t{count}\n")
     return 0
 
 
@@ -181,12 +185,15 @@ def run_sketch(args: argparse.Namespace) -> int:
     Keeps every canonical k-mer whose seeded hash falls below 2**64/SCALED, with its abundance;
     all files given make one sketch.
     """
+    from microbiome.io.samplesheet import check_sample_id
     from microbiome.kmer.encoding import check_k
     from microbiome.kmer.format import write_sketch
     from microbiome.kmer.sketch import sketch_files
 
     check_k(args.kmer_size, "-k")
     _check_positive(args.scaled, "--scaled")
+    if args.name is not None:
+        check_sample_id(args.name, "-n/--name")
     if not 0 <= args.seed < 2**64:
         raise ConfigError(f"--seed must be from 0 to 2**64 - 1, not {args.seed}")
     sketch = sketch_files(
@@ -217,5 +224,5 @@ def run_compare(args: argparse.Namespace) -> int:
         with _output(args.containment) as out:
             out.write(contain)
     if not args.jaccard and not args.containment:
-        sys.stdout.write(f"# jaccard\n{jaccard}# containment\n{contain}")
+        write_stdout(f"# jaccard\n{jaccard}# containment\n{contain}")
     return 0

@@ -5,13 +5,16 @@ what it uses (start-up time and memory).
 
 ``main(argv)`` parses, dispatches to a subcommand module and turns the package's exceptions into
 one line per problem on stderr (``microbiome: error: <where>: <what is wrong>``) and an exit code:
-2 for usage and configuration errors, 1 for data errors. ``--debug`` shows tracebacks instead.
+2 for usage and configuration errors, 1 for data errors. A system error (``OSError``: a full
+disk, a read-only folder, stdout to a full device) is one line too, naming the path and the
+system's reason, exit 1. ``--debug`` shows tracebacks instead.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -32,6 +35,7 @@ from microbiome.cli import (
     validate,
 )
 from microbiome.errors import MicrobiomeError, ValidationErrors
+from microbiome.io.atomic import STDOUT_NAME, stdout_errors
 
 SUBCOMMANDS = (
     validate,
@@ -56,7 +60,9 @@ class _Parser(argparse.ArgumentParser):
     """Usage errors become exit code 2 with one line, as every other error."""
 
     def error(self, message: str) -> None:
-        raise UsageError(f"{self.prog}: {message}")
+        # Printed after "microbiome: error: ", so the command's name without "microbiome".
+        command = self.prog.removeprefix("microbiome").strip()
+        raise UsageError(f"{command}: {message}" if command else message)
 
 
 class UsageError(Exception):
@@ -136,7 +142,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     _setup_logging(args)
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        with stdout_errors():
+            sys.stdout.flush()  # a full disk behind stdout shows here, not at exit
+        return code
     except MicrobiomeError as exc:
         if debug:
             raise
@@ -149,6 +158,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as exc:
+        if debug:
+            raise
+        _print_error(os_error_text(exc))
+        if exc.filename == STDOUT_NAME:
+            _discard_stdout()
+        return 1
+
+
+def os_error_text(exc: OSError) -> str:
+    """One line for a system error: ``<path>: <the system's reason>``."""
+    reason = exc.strerror or str(exc)
+    return f"{exc.filename}: {reason}" if exc.filename is not None else reason
+
+
+def _discard_stdout() -> None:
+    """Drop what stdout still holds, so that the interpreter's exit does not fail on it again."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return  # not a real file (tests capture it)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
 
 
 def run() -> None:

@@ -133,8 +133,9 @@ def _settings(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     """QC of one sample."""
-    from microbiome.cli.stats import _sample_name
+    from microbiome.cli.stats import sample_id
     from microbiome.io.atomic import write_text_atomic
+    from microbiome.io.samplesheet import check_distinct_mates
     from microbiome.qc import bowtie2
     from microbiome.qc.host import build_host_index
     from microbiome.qc.pipeline import run_qc
@@ -142,9 +143,10 @@ def run(args: argparse.Namespace) -> int:
     if args.threads < 1:
         raise ConfigError(f"--threads must be at least 1, not {args.threads}")
     settings = _settings(args)
-    sample = args.sample_id or _sample_name(args.reads1)
+    sample = sample_id(args.sample_id, args.reads1)
+    check_distinct_mates(args.reads1, args.reads2)
     outdir = Path(args.outdir)
-    with tempfile.TemporaryDirectory(prefix=".host-index-", dir=_mkdir(outdir)) as tmp:
+    with _scratch(outdir) as tmp:
         index = args.host_index
         if args.host and settings.host_method == "bowtie2":
             index = os.path.join(tmp, "host")
@@ -165,9 +167,17 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _mkdir(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+def _scratch(outdir: Path) -> tempfile.TemporaryDirectory:
+    """A temporary folder in ``outdir`` (made) for a host index built on the fly; an OSError
+    (a read-only folder) names ``outdir``, not the temporary folder's name."""
+    from microbiome.io.atomic import make_folder
+
+    try:
+        return tempfile.TemporaryDirectory(prefix=".host-index-", dir=make_folder(outdir))
+    except OSError as exc:
+        if exc.filename is not None and os.fspath(exc.filename).startswith(os.fspath(outdir)):
+            exc.filename = os.fspath(outdir)
+        raise
 
 
 def run_index(args: argparse.Namespace) -> int:

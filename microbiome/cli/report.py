@@ -90,6 +90,7 @@ def _config(args: argparse.Namespace) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     """Build the cohort once, then write the reports asked for."""
+    from microbiome.io.samplesheet import check_sample_id
     from microbiome.report.cohort import Inputs, load_cohort
     from microbiome.report.render import write_reports
 
@@ -97,6 +98,8 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--no-cohort and --no-patients together leave nothing to write")
     if args.patient and args.no_patients:
         raise ConfigError("--patient and --no-patients contradict each other")
+    for patient in args.patient or ():
+        check_sample_id(patient, "--patient", column="patient_id")
     config = _config(args)
     inputs = Inputs(
         taxa=args.taxa,

@@ -7,11 +7,10 @@ import csv
 import io
 import json
 import logging
-import sys
 from pathlib import Path
 
 from microbiome.errors import ConfigError
-from microbiome.io.atomic import write_text_atomic
+from microbiome.io.atomic import write_stdout, write_text_atomic
 from microbiome.io.reads import DEFAULT_CHUNK_BYTES
 
 log = logging.getLogger("microbiome")
@@ -51,6 +50,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     merge.add_argument("json", nargs="+", metavar="JSON", help="per-sample statistics files")
     merge.add_argument("-o", "--output", metavar="TSV", help="output table (default: stdout)")
     merge.set_defaults(func=run_merge)
+
+
+def sample_id(given: str | None, first_file: str, option: str = "-s/--sample-id") -> str:
+    """The sample name: ``given`` (checked by the sample sheet's rule, naming ``option``), else
+    made from the name of the first reads file."""
+    from microbiome.io.samplesheet import check_sample_id
+
+    return check_sample_id(given, option) if given is not None else _sample_name(first_file)
 
 
 def _sample_name(path: str) -> str:
@@ -97,7 +104,11 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--chunk-mb must be at least 1, not {args.chunk_mb}")
     if args.paired and len(args.reads) != 2:
         raise ConfigError(f"--paired needs exactly two files, got {len(args.reads)}")
-    sample = args.sample_id or _sample_name(args.reads[0])
+    if args.paired:
+        from microbiome.io.samplesheet import check_distinct_mates
+
+        check_distinct_mates(args.reads[0], args.reads[1], "the two files of --paired")
+    sample = sample_id(args.sample_id, args.reads[0])
     options = {"threads": args.threads, "chunk_bytes": args.chunk_mb << 20}
     if args.paired:
         result = sample_stats(sample, args.reads[0], args.reads[1], **options)
@@ -120,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
     if args.tsv:
         write_text_atomic(args.tsv, _table([result]))
     if not args.output and not args.tsv:
-        sys.stdout.write(_table([result]))
+        write_stdout(_table([result]))
     return 0
 
 
@@ -135,5 +146,5 @@ def run_merge(args: argparse.Namespace) -> int:
     if args.output:
         write_text_atomic(args.output, text)
     else:
-        sys.stdout.write(text)
+        write_stdout(text)
     return 0

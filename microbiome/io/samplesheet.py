@@ -8,18 +8,75 @@ any extra columns (kept). TSV or CSV, with a header line; blank lines and lines 
 from __future__ import annotations
 
 import csv
+import functools
 import os
+import re
 from collections import defaultdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import jsonschema
-import pandas as pd
 
 from microbiome.config import load_schema
 from microbiome.errors import ConfigError, MicrobiomeError, ValidationErrors
 from microbiome.io.reads import alignment_file_is_paired, is_alignment_file
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 READ_COLUMNS = ("fastq_1", "fastq_2")
+
+
+@functools.cache
+def _id_rule(column: str) -> tuple[re.Pattern, str]:
+    """The pattern of an ID column of the sample sheet's schema, and its description."""
+    prop = load_schema("samples")["properties"][column]
+    return re.compile(prop["pattern"]), " ".join(prop["description"].split())
+
+
+def _invalid_id(value: str, column: str) -> str:
+    return f"{value!r} is not a valid ID ({_id_rule(column)[1]})"
+
+
+def check_sample_id(value: str, option: str, *, column: str = "sample_id") -> str:
+    """Return ``value`` if it is a valid ID by the sample sheet's rule for ``column``
+    (``sample_id`` or ``patient_id``, the patterns of ``workflow/schemas/samples.schema.yaml``).
+
+    The command line checks every sample (or patient) name it is given with this, so that no name
+    can point an output file outside its folder (``-s ../X``).
+
+    Raises
+    ------
+    ConfigError
+        Naming ``option`` (e.g. ``--sample-id``), when ``value`` is empty or breaks the rule.
+    """
+    if not value or not _id_rule(column)[0].search(value):
+        raise ConfigError(f"{option}: {_invalid_id(value, column)}")
+    return value
+
+
+def same_file(path1: str | os.PathLike, path2: str | os.PathLike) -> bool:
+    """Whether two paths name one file: the same path, or (both existing) the same inode,
+    through a symbolic link, a hard link or another spelling of the path."""
+    if os.path.abspath(path1) == os.path.abspath(path2):
+        return True
+    try:
+        return os.path.samefile(path1, path2)
+    except OSError:
+        return False
+
+
+def check_distinct_mates(
+    reads1: str | os.PathLike, reads2: str | os.PathLike | None, options: str = "-1 and -2"
+) -> None:
+    """ConfigError when the two mates of a pair are one file (also through a link).
+
+    ``options`` names them in the message (e.g. ``"-1 and -2"``)."""
+    if reads2 and same_file(reads1, reads2):
+        raise ConfigError(
+            f"{options} are the same file ({os.fspath(reads1)}, {os.fspath(reads2)}): give the"
+            " reads of mate 1 and of mate 2"
+        )
 
 
 def _delimiter(path: Path, header: str) -> str:
@@ -112,8 +169,7 @@ def load_sample_sheet(path: str | os.PathLike, *, check_files: bool = True) -> p
             column = str(err.path[0]) if err.path else None
             message = err.message
             if err.validator == "pattern":
-                rule = schema["properties"][column]["description"].strip()
-                message = f"{err.instance!r} is not a valid ID ({rule})"
+                message = _invalid_id(err.instance, column)
             problem(message, line, column)
         sample = row["sample_id"]
         if sample in seen_ids:
@@ -135,7 +191,7 @@ def load_sample_sheet(path: str | os.PathLike, *, check_files: bool = True) -> p
             seen_files[file].append((line, column))
             if check_files and (message := _file_problem(file)):
                 problem(message, line, column)
-        if resolved["fastq_1"] and resolved["fastq_1"] == resolved["fastq_2"]:
+        if resolved["fastq_2"] and same_file(resolved["fastq_1"], resolved["fastq_2"]):
             problem("fastq_1 and fastq_2 are the same file", line, "fastq_2")
         if resolved["fastq_2"] and is_alignment_file(resolved["fastq_1"]):
             problem(
@@ -165,6 +221,8 @@ def load_sample_sheet(path: str | os.PathLike, *, check_files: bool = True) -> p
     if problems:
         problems.sort(key=lambda e: e.line or 0)
         raise ValidationErrors(problems)
+    import pandas as pd
+
     table = pd.DataFrame.from_records(records).set_index("sample_id", drop=False)
     table.index.name = None
     return table

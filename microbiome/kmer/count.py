@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -272,7 +273,8 @@ class KmerCounter:
         with atomic_path(path) as tmp:
             fd = os.open(tmp, os.O_WRONLY)
             try:
-                os.ftruncate(fd, header.file_size)
+                if stat.S_ISREG(os.fstat(fd).st_mode):  # not a device (-o /dev/null)
+                    os.ftruncate(fd, header.file_size)
                 _pwrite(fd, header.pack(), 0)
 
                 def dump(t: int) -> None:

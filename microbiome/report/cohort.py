@@ -61,9 +61,10 @@ LIBRARIES = (
 
 def file_stem(patient: str) -> str:
     """The file name (without extension) of a patient's report: the ID with every character
-    other than letters, digits, '.', '_' and '-' replaced by '_'."""
+    other than letters, digits, '.', '_' and '-' replaced by '_', after ``patient_`` when it
+    would not start with a letter or digit (so that it is a valid ``--patient``)."""
     stem = SAFE_ID.sub("_", patient)
-    return stem if stem.strip("._") else "patient_" + stem
+    return stem if stem[:1].isalnum() else "patient_" + stem
 
 
 @dataclass

@@ -22,7 +22,7 @@ from microbiome.cli.main import main
 __all__ = ["cohort_files", "reports"]  # fixtures used by the tests below
 
 ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
-SCRIPT_STEM = "_script_alert_1___script_"
+SCRIPT_STEM = "patient__script_alert_1___script_"
 
 
 def html_files(folder: Path) -> list[Path]:

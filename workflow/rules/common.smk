@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 
@@ -51,6 +52,16 @@ if config["metadata"]["table"]:
 
 wildcard_constraints:
     sample="|".join(re.escape(s) for s in SAMPLES.index),
+
+
+def shell_flag(flag, values):
+    """`flag` and its value (a path, or a list of them), each shell-quoted so that any legal
+    file name is safe in a shell command; "" without a value. Rules pass every path through
+    this or `:q`, never through `!r` (a Python quote, not a shell one)."""
+    if isinstance(values, (str, os.PathLike)):
+        values = [values]
+    values = [os.fspath(v) for v in values or () if v]
+    return " ".join([flag, *map(shlex.quote, values)]) if values else ""
 
 
 def get_reads(wildcards):
@@ -140,13 +151,17 @@ def host_index_flags():
 
 def qc_host_flags(wildcards, input):
     """`--host-index INDEX` when host removal is on."""
-    return f"--host-index {host_index_prefix(input.host[0])}" if input.host else ""
+    return shell_flag("--host-index", input.host and host_index_prefix(input.host[0]))
 
 
 def qc_reads_flags(wildcards):
     """`-1 R1 [-2 R2]` of a sample (an interleaved BAM/CRAM is given as -1 alone)."""
-    reads = get_reads(wildcards)
-    return f"-1 {reads[0]!r}" + (f" -2 {reads[1]!r}" if len(reads) > 1 else "")
+    return reads_flags(get_reads(wildcards))
+
+
+def reads_flags(reads):
+    """`-1 R1 [-2 R2]`, shell-quoted."""
+    return " ".join(shell_flag(f"-{i}", path) for i, path in enumerate(reads, 1))
 
 
 def qc_outputs(layout):
@@ -435,8 +450,7 @@ def diversity_rarefied_output():
 
 def diversity_column_flag(key):
     """--sample-column / --patient-column from the metadata section, when set."""
-    value = config["metadata"][key]
-    return f"--{key.replace('_', '-')} {value!r}" if value else ""
+    return shell_flag(f"--{key.replace('_', '-')}", config["metadata"][key])
 
 
 def diversity_figures(ext="svg"):

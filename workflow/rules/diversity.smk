@@ -21,7 +21,7 @@ if diversity_active() and diversity_sketching():
             scaled=config["diversity"]["sketch_scaled"],
         shell:
             "microbiome kmer sketch {input.reads:q} -k {params.k} -s {params.scaled}"
-            " -n {wildcards.sample} -o {output.sketch} 2> {log}"
+            " -n {wildcards.sample:q} -o {output.sketch:q} 2> {log:q}"
 
 
 if diversity_active():
@@ -99,30 +99,24 @@ if diversity_active():
         resources:
             **resources_for("diversity"),
         params:
-            metadata=lambda wildcards, input: (
-                f"--metadata {input.metadata!r}" if input.metadata else ""
-            ),
+            metadata=lambda wildcards, input: shell_flag("--metadata", input.metadata),
             orientation=config["tables"]["orientation"] if TABLES_MODE else "auto",
             sample_column=diversity_column_flag("sample_column"),
             patient_column=diversity_column_flag("patient_column"),
             types=json.dumps(config["metadata"]["variables"]),
             variables=",".join(config["diversity"]["variables"]),
             metrics=",".join(config["diversity"]["metrics"]),
-            tree=lambda wildcards, input: f"--tree {input.tree!r}" if input.tree else "",
-            sketches=lambda wildcards, input: (
-                "--sketches " + " ".join(map(repr, input.sketches))
-                if input.sketches
-                else ""
-            ),
+            tree=lambda wildcards, input: shell_flag("--tree", input.tree),
+            sketches=lambda wildcards, input: shell_flag("--sketches", input.sketches),
             cfg=config["diversity"],
         shell:
-            "microbiome diversity --table {input.table} --orientation {params.orientation}"
+            "microbiome diversity --table {input.table:q} --orientation {params.orientation:q}"
             " {params.metadata} {params.sample_column}"
             " {params.patient_column} --variable-types {params.types:q}"
-            " --variables {params.variables:q} --metrics {params.metrics} {params.tree}"
+            " --variables {params.variables:q} --metrics {params.metrics:q} {params.tree}"
             " {params.sketches} --pseudocount {params.cfg[pseudocount]}"
             " --rarefaction-depth {params.cfg[rarefaction_depth]}"
             " --rarefaction-repeats {params.cfg[rarefaction_repeats]}"
             " --rarefaction-steps {params.cfg[rarefaction_steps]}"
             " --permutations {params.cfg[permutations]} --seed {params.cfg[seed]}"
-            " --missing {params.cfg[missing]} -o results/diversity 2> {log}"
+            " --missing {params.cfg[missing]:q} -o results/diversity 2> {log:q}"

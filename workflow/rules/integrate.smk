@@ -19,8 +19,8 @@ if TABLES_MODE and config["tables"]["profiler_outputs"]:
         params:
             format=config["tables"]["profiler_format"],
         shell:
-            "microbiome import-profiles {input:q} --format {params.format} --rank {wildcards.rank}"
-            " -o {output} 2> {log}"
+            "microbiome import-profiles {input:q} --format {params.format:q}"
+            " --rank {wildcards.rank:q} -o {output:q} 2> {log:q}"
 
 
 rule integrate:
@@ -44,15 +44,13 @@ rule integrate:
         settings=integrate_settings,
         orientation=config["tables"]["orientation"] if TABLES_MODE else "auto",
         outdir=lambda wildcards, output: os.path.dirname(output.join_report),
-        metabolites=lambda wildcards, input: (
-            f"--metabolites {input.metabolites!r}" if input.metabolites else ""
+        metabolites=lambda wildcards, input: shell_flag(
+            "--metabolites", input.metabolites
         ),
-        annotation=lambda wildcards, input: (
-            f"--annotation {input.annotation!r}" if input.annotation else ""
-        ),
+        annotation=lambda wildcards, input: shell_flag("--annotation", input.annotation),
     shell:
-        "printf '%s\\n' {params.settings:q} > {output.settings} && microbiome integrate"
-        " --config {output.settings} --taxa {input.taxa:q}"
-        " --taxa-orientation {params.orientation} {params.metabolites}"
+        "printf '%s\\n' {params.settings:q} > {output.settings:q} && microbiome integrate"
+        " --config {output.settings:q} --taxa {input.taxa:q}"
+        " --taxa-orientation {params.orientation:q} {params.metabolites}"
         " {params.annotation} --metadata {input.metadata:q} --threads {threads}"
-        " -o {params.outdir} 2> {log}"
+        " -o {params.outdir:q} 2> {log:q}"

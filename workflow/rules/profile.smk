@@ -32,8 +32,8 @@ if (
         params:
             references=config["profile"]["references"],
             taxonomy=profile_taxonomy_arg,
-            seqid2taxid=lambda wildcards, input: (
-                f"--seqid2taxid {input.seqid2taxid!r}" if input.seqid2taxid else ""
+            seqid2taxid=lambda wildcards, input: shell_flag(
+                "--seqid2taxid", input.seqid2taxid
             ),
             k=config["profile"]["k"],
             w=config["profile"]["w"],
@@ -41,7 +41,7 @@ if (
         shell:
             "microbiome db build --sequences {params.references:q} --taxonomy {params.taxonomy:q}"
             " {params.seqid2taxid} -k {params.k} -w {params.w} --read-length {params.read_length}"
-            " -t {threads} -o {output.db} > {output.summary} 2> {log}"
+            " -t {threads} -o {output.db:q} > {output.summary:q} 2> {log:q}"
 
 
 if config["profile"]["profiler"] == "kraken2":
@@ -80,8 +80,8 @@ if config["profile"]["profiler"] == "kraken2":
         shell:
             "(kraken2 --db {params.db:q} --threads {threads} --confidence {params.confidence}"
             " --minimum-hit-groups {params.min_hit_groups} --gzip-compressed {params.paired}"
-            " --report {output.report} --output {params.output} {input.reads:q}"
-            " && if [ {params.output} != - ]; then gzip -f {params.output}; fi) 2> {log}"
+            " --report {output.report:q} --output {params.output:q} {input.reads:q}"
+            " && if [ {params.output:q} != - ]; then gzip -f {params.output:q}; fi) 2> {log:q}"
 
     rule profile_import:
         input:
@@ -98,8 +98,8 @@ if config["profile"]["profiler"] == "kraken2":
             mem_mb=500,
             runtime=10,
         shell:
-            "microbiome classify-import --kraken-report {input.report} -s {wildcards.sample}"
-            " --cami {output.cami} --tsv {output.tsv} 2> {log}"
+            "microbiome classify-import --kraken-report {input.report:q}"
+            " -s {wildcards.sample:q} --cami {output.cami:q} --tsv {output.tsv:q} 2> {log:q}"
 
 else:
 
@@ -119,13 +119,9 @@ else:
         resources:
             **resources_for("profile", mem_input="db"),
         params:
-            reads=lambda wildcards, input: " ".join(
-                f"-{i} {path!r}" for i, path in enumerate(input.reads, 1)
-            ),
-            per_read=lambda wildcards, output: (
-                f"--output {output.reads}"
-                if config["profile"]["per_read_output"]
-                else ""
+            reads=lambda wildcards, input: reads_flags(input.reads),
+            per_read=lambda wildcards, output: shell_flag(
+                "--output", config["profile"]["per_read_output"] and output.reads
             ),
             confidence=config["profile"]["confidence"],
             min_hit_groups=config["profile"]["min_hit_groups"],
@@ -133,12 +129,12 @@ else:
             abundance_type=config["profile"]["abundance_type"],
             min_reads=config["profile"]["min_reads"],
         shell:
-            "microbiome classify --db {input.db} {params.reads} -s {wildcards.sample}"
+            "microbiome classify --db {input.db:q} {params.reads} -s {wildcards.sample:q}"
             " -t {threads} --confidence {params.confidence}"
-            " --min-hit-groups {params.min_hit_groups} --abundance {params.abundance}"
-            " --abundance-type {params.abundance_type} --min-reads {params.min_reads}"
-            " --report {output.report} --cami {output.cami} --tsv {output.tsv}"
-            " {params.per_read} 2> {log}"
+            " --min-hit-groups {params.min_hit_groups} --abundance {params.abundance:q}"
+            " --abundance-type {params.abundance_type:q} --min-reads {params.min_reads}"
+            " --report {output.report:q} --cami {output.cami:q} --tsv {output.tsv:q}"
+            " {params.per_read} 2> {log:q}"
 
 
 # A few seconds on the submitting machine: not worth a place in the cluster's queue.
@@ -172,4 +168,4 @@ rule merge_profiles:
         mem_mb=1000,
         runtime=10,
     shell:
-        "microbiome merge-profiles {input} -o results/tables 2> {log}"
+        "microbiome merge-profiles {input:q} -o results/tables 2> {log:q}"

@@ -23,7 +23,8 @@ rule host_index:
         flags=host_index_flags(),
         prefix=lambda wildcards, output: host_index_prefix(output[0]),
     shell:
-        "microbiome qc-index {input} -o {params.prefix} {params.flags} -t {threads} 2> {log}"
+        "microbiome qc-index {input:q} -o {params.prefix:q} {params.flags} -t {threads}"
+        " 2> {log:q}"
 
 
 rule qc_paired:
@@ -49,7 +50,7 @@ rule qc_paired:
         settings=json.dumps(config["qc"]),
     shell:
         "microbiome qc {params.reads} {params.host} --settings {params.settings:q}"
-        " -s {wildcards.sample} -t {threads} -o results/qc 2> {log}"
+        " -s {wildcards.sample:q} -t {threads} -o results/qc 2> {log:q}"
 
 
 rule qc_single:
@@ -75,7 +76,7 @@ rule qc_single:
         settings=json.dumps(config["qc"]),
     shell:
         "microbiome qc {params.reads} {params.host} --settings {params.settings:q}"
-        " -s {wildcards.sample} -t {threads} -o results/qc 2> {log}"
+        " -s {wildcards.sample:q} -t {threads} -o results/qc 2> {log:q}"
 
 
 # A few seconds on the submitting machine: not worth a place in the cluster's queue.
@@ -99,4 +100,4 @@ rule merge_qc:
         mem_mb=500,
         runtime=10,
     shell:
-        "microbiome merge-qc {input} -o {output.tsv} --multiqc results/qc 2> {log}"
+        "microbiome merge-qc {input:q} -o {output.tsv:q} --multiqc results/qc 2> {log:q}"

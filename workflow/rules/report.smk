@@ -30,7 +30,7 @@ rule report_cohort:
         settings=json.dumps(config),
     shell:
         "microbiome report {params.flags} --settings {params.settings:q} --no-patients"
-        " -o results/report 2> {log}"
+        " -o results/report 2> {log:q}"
 
 
 rule report_patient:
@@ -53,4 +53,4 @@ rule report_patient:
         pdf="" if config["report"]["pdf"] else "--no-pdf",
     shell:
         "microbiome report {params.flags} --settings {params.settings:q} --no-cohort"
-        " --patient {wildcards.patient:q} {params.pdf} -o results/report 2> {log}"
+        " --patient {wildcards.patient:q} {params.pdf} -o results/report 2> {log:q}"

@@ -65,7 +65,7 @@ def report_inputs(wildcards):
 
 def report_flags(wildcards, input):
     """The command-line flags of the inputs present."""
-    flags = [f"--taxa {input.taxa!r}"]
+    flags = [shell_flag("--taxa", input.taxa)]
     for name in (
         "qc",
         "metadata",
@@ -75,10 +75,12 @@ def report_flags(wildcards, input):
         "metabolite_annotation",
     ):
         if hasattr(input, name):
-            flags.append(f"--{name.replace('_', '-')} {getattr(input, name)!r}")
+            flags.append(
+                shell_flag(f"--{name.replace('_', '-')}", getattr(input, name))
+            )
     for name in ("diversity", "integrate"):
         if hasattr(input, name):
-            flags.append(f"--{name} {os.path.dirname(getattr(input, name))!r}")
+            flags.append(shell_flag(f"--{name}", os.path.dirname(getattr(input, name))))
     return " ".join(flags)
 
 

@@ -23,8 +23,8 @@ rule read_stats:
         flags=stats_flags,
         chunk_mb=config["stats"]["chunk_mb"],
     shell:
-        "microbiome stats {input.reads} {params.flags} --sample-id {wildcards.sample}"
-        " --threads {threads} --chunk-mb {params.chunk_mb} -o {output.json} 2> {log}"
+        "microbiome stats {input.reads:q} {params.flags} --sample-id {wildcards.sample:q}"
+        " --threads {threads} --chunk-mb {params.chunk_mb:q} -o {output.json:q} 2> {log:q}"
 
 
 # A few seconds on the submitting machine: not worth a place in the cluster's queue.
@@ -46,4 +46,4 @@ rule merge_read_stats:
         mem_mb=500,
         runtime=10,
     shell:
-        "microbiome merge-stats {input} -o {output.tsv} 2> {log}"
+        "microbiome merge-stats {input:q} -o {output.tsv:q} 2> {log:q}"
