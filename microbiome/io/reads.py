@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import os
 import queue
+import stat
 import threading
 import zlib
 from collections.abc import Callable, Iterator
@@ -94,22 +95,84 @@ def is_alignment_file(path: str | os.PathLike) -> bool:
     return Path(path).name.lower().endswith(ALIGNMENT_SUFFIXES)
 
 
-def _check_readable(path: str) -> None:
-    if not os.path.exists(path):
-        raise InputError("file not found", file=path)
-    if os.path.isdir(path):
+def check_readable(path: str | os.PathLike) -> None:
+    """Raise InputError saying what is wrong if ``path`` cannot be read as a reads file: not
+    found, a dangling symbolic link, a directory, unreadable (the system's reason), or empty."""
+    path = os.fspath(path)
+    try:
+        info = os.stat(path)
+    except FileNotFoundError as exc:
+        if os.path.islink(path):
+            target = os.readlink(path)
+            raise InputError(f"is a dangling symbolic link (to {target})", file=path) from exc
+        raise InputError("file not found", file=path) from exc
+    except OSError as exc:
+        raise InputError(f"cannot be read: {exc.strerror}", file=path) from exc
+    if stat.S_ISDIR(info.st_mode):
         raise InputError("is a directory, not a reads file", file=path)
-    if not os.access(path, os.R_OK):
-        raise InputError("file is not readable (permission denied)", file=path)
-    if os.path.getsize(path) == 0:
+    try:  # O_NONBLOCK: a FIFO opens without waiting for a writer
+        os.close(os.open(path, os.O_RDONLY | os.O_NONBLOCK))
+    except OSError as exc:
+        raise InputError(f"cannot be read: {exc.strerror}", file=path) from exc
+    if stat.S_ISREG(info.st_mode) and info.st_size == 0:
         raise InputError("file is empty", file=path)
 
 
-def _compressed_error(path: str, exc: BaseException, records: int, fastq: bool) -> InputError:
-    where = f"line {4 * records + 1}" if fastq else f"record {records + 1}"
+def stream_break(path: str | os.PathLike) -> int | None:
+    """Complete lines of a compressed (or plain) file before its data break off, or None if it
+    reads to its end. Only for error messages: it decompresses the file again, in small steps,
+    so that the place of a truncation or corruption is exact (gzip) or close (other formats)."""
+    path = os.fspath(path)
+    lines = 0
+    with open(path, "rb") as raw:
+        gzipped = raw.read(2) == b"\x1f\x8b"
+    if gzipped:  # member by member, so that concatenated gzip files are read to their end
+        decompressor = zlib.decompressobj(31)
+        with open(path, "rb") as raw:
+            while chunk := raw.read(1 << 16):
+                while chunk:
+                    if decompressor.eof:
+                        decompressor = zlib.decompressobj(31)
+                    try:
+                        lines += decompressor.decompress(chunk).count(b"\n")
+                    except zlib.error:
+                        return lines
+                    chunk = decompressor.unused_data if decompressor.eof else b""
+        return None if decompressor.eof else lines
+    try:
+        with xopen(path, "rb", threads=0) as f:
+            while block := f.read(1 << 16):
+                lines += block.count(b"\n")
+    except (EOFError, OSError, ValueError, zlib.error):
+        return lines
+    return None
+
+
+def read_error(path: str, exc: BaseException) -> InputError:
+    """The InputError for ``exc``, raised while reading ``path``: the system's reason for an
+    I/O error, else where the compressed data break off (see :func:`stream_break`)."""
+    if isinstance(exc, OSError) and exc.errno is not None:
+        if isinstance(exc, IsADirectoryError):
+            return InputError("is a directory, not a reads file", file=path)
+        return InputError(f"cannot be read: {exc.strerror}", file=path)
+    detail = str(exc) or type(exc).__name__
+    try:
+        lines = stream_break(path)
+    except OSError as again:
+        return InputError(f"cannot be read: {again.strerror or again}", file=path)
+    if lines is None:
+        return InputError(f"cannot be read ({detail})", file=path)
+    if lines == 0:
+        return InputError(
+            f"compressed file is truncated or corrupt: its data break off before the end of "
+            f"the first line ({detail})",
+            file=path,
+        )
     return InputError(
-        f"compressed file is truncated or corrupt (stream ends or breaks near {where}: {exc})",
+        "compressed file is truncated or corrupt: its data break off after this line, the "
+        f"last one complete ({detail})",
         file=path,
+        line=lines,
     )
 
 
@@ -147,9 +210,7 @@ class _FastqChunks:
                     buf[: end - consumed] = buf[consumed:end]
                     start = end - consumed
         except (EOFError, zlib.error, OSError) as exc:
-            if isinstance(exc, FileNotFoundError | PermissionError):
-                raise InputError(str(exc), file=self.path) from exc
-            raise _compressed_error(self.path, exc, self.records, True) from exc
+            raise read_error(self.path, exc) from exc
 
 
 class FastqScratch:
@@ -270,7 +331,7 @@ def alignment_file_is_paired(path: str | os.PathLike, probe: int = 1000) -> bool
     import pysam
 
     path = os.fspath(path)
-    _check_readable(path)
+    check_readable(path)
     save = pysam.set_verbosity(0)
     try:
         with pysam.AlignmentFile(path, check_sq=False) as bam:
@@ -296,8 +357,10 @@ def _record_batches(path: str, batch_records: int, mate: int | None) -> Iterator
         line = exc.line + 1 if exc.line is not None else None
         raise InputError(exc.message, file=path, line=line) from exc
     except (EOFError, zlib.error) as exc:
-        raise _compressed_error(path, exc, first, False) from exc
+        raise read_error(path, exc) from exc
     except (OSError, ValueError) as exc:
+        if isinstance(exc, OSError) and not is_alignment_file(path):
+            raise read_error(path, exc) from exc
         raise InputError(f"cannot read reads: {exc}", file=path) from exc
 
 
@@ -309,7 +372,7 @@ def _sniff(path: str) -> str:
         with xopen(path, "rb") as f:
             first = f.read(1)
     except (EOFError, zlib.error, OSError) as exc:
-        raise _compressed_error(path, exc, 0, True) from exc
+        raise read_error(path, exc) from exc
     if first == b"@":
         return "fastq"
     if first in (b">", b"#"):
@@ -347,7 +410,7 @@ def read_batches(
         For an interleaved SAM/BAM/CRAM: 1 or 2 keeps only that mate.
     """
     path = os.fspath(path)
-    _check_readable(path)
+    check_readable(path)
     kind = _sniff(path)
     if kind == "fastq":
         batches: Iterator[ReadBatch] = iter(_FastqChunks(path, chunk_bytes, open_threads))

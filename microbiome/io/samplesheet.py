@@ -16,8 +16,8 @@ import jsonschema
 import pandas as pd
 
 from microbiome.config import load_schema
-from microbiome.errors import ConfigError, MicrobiomeError, ValidationErrors
-from microbiome.io.reads import alignment_file_is_paired, is_alignment_file
+from microbiome.errors import ConfigError, InputError, MicrobiomeError, ValidationErrors
+from microbiome.io.reads import alignment_file_is_paired, check_readable, is_alignment_file
 
 READ_COLUMNS = ("fastq_1", "fastq_2")
 
@@ -54,14 +54,10 @@ def _read_rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
 
 
 def _file_problem(path: Path) -> str | None:
-    if not path.exists():
-        return f"file not found: {path}"
-    if path.is_dir():
-        return f"is a directory, not a reads file: {path}"
-    if not os.access(path, os.R_OK):
-        return f"file is not readable (permission denied): {path}"
-    if path.stat().st_size == 0:
-        return f"file is empty: {path}"
+    try:
+        check_readable(path)
+    except InputError as exc:
+        return f"{exc.message}: {path}"
     return None
 
 

@@ -19,6 +19,7 @@ import logging
 import multiprocessing
 import os
 import tempfile
+import zlib
 from collections import deque
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -37,10 +38,13 @@ from microbiome.io.reads import (
     FastqScratch,
     ReadBatch,
     check_mates,
+    check_readable,
     is_alignment_file,
     parse_fastq_chunk,
     read_batches,
+    read_error,
     read_paired_batches,
+    stream_break,
 )
 from microbiome.kmer._kernels import ENCODE_TABLE
 from microbiome.qc import _kernels, bowtie2
@@ -385,11 +389,17 @@ def _fastq_chunks(
             f"{exc.message.rstrip('.')} (paired files must have the same number of records)",
             file=path2 or path1,
         ) from exc
-    except (EOFError, OSError) as exc:
-        raise InputError(
-            f"compressed file is truncated or corrupt ({exc})",
-            file=path1 if path2 is None else f"{path1} or {path2}",
-        ) from exc
+    except (EOFError, OSError, zlib.error) as exc:
+        raise _read_error(exc, path1, path2) from exc
+
+
+def _read_error(exc: BaseException, path1: str, path2: str | None) -> InputError:
+    """What went wrong reading one of the mates (the one whose data break off, if one does)."""
+    if path2 is not None and (not isinstance(exc, OSError) or exc.errno is None):
+        for path in (path1, path2):
+            if stream_break(path) is not None:
+                return read_error(path, exc)
+    return read_error(path1, exc)
 
 
 def _batch_fastq(batch: ReadBatch) -> bytes:
@@ -493,10 +503,7 @@ def run_qc(
     path1 = os.fspath(reads1)
     path2 = os.fspath(reads2) if reads2 is not None else None
     for path in filter(None, (path1, path2)):
-        if not os.path.exists(path):
-            raise InputError("file not found", file=path)
-        if os.path.getsize(path) == 0:
-            raise InputError("file is empty", file=path)
+        check_readable(path)
     bowtie2_index = None
     host = None
     if host_index is not None and settings.host_method == "bowtie2":
@@ -681,8 +688,8 @@ def _require_fastq(path: str) -> None:
     try:
         with xopen(path, "rb") as f:
             first = f.read(1)
-    except (EOFError, OSError) as exc:
-        raise InputError(f"compressed file is truncated or corrupt ({exc})", file=path) from exc
+    except (EOFError, OSError, zlib.error) as exc:
+        raise read_error(path, exc) from exc
     if first != b"@":
         what = "FASTA has no qualities to trim on" if first == b">" else "not a FASTQ file"
         raise InputError(f"QC needs FASTQ (or unaligned BAM/CRAM) reads: {what}", file=path, line=1)
