@@ -11,6 +11,7 @@ the file. Format problems, truncated compressed files, empty files and unpaired 
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import queue
 import stat
@@ -26,6 +27,8 @@ from xopen import xopen
 
 from microbiome.errors import InputError
 from microbiome.io import _kernels
+
+log = logging.getLogger("microbiome")
 
 #: Bytes of FASTQ text parsed per batch (grown automatically for longer records).
 DEFAULT_CHUNK_BYTES = 4 << 20
@@ -291,20 +294,99 @@ def records_to_batch(records: list, first_record: int = 0) -> ReadBatch:
 _COMPLEMENT = str.maketrans("ACGTNacgtn", "TGCANtgcan")
 
 
-def _alignment_records(path: str, mate: int | None) -> Iterator[dnaio.SequenceRecord]:
+@dataclass
+class AlignmentSummary:
+    """What reading a SAM/BAM/CRAM found: whether it is aligned, and the records skipped.
+
+    Attributes
+    ----------
+    file : str
+    reference_sequences : int
+        ``@SQ`` lines of the header.
+    records : int
+        Records read (all of them, skipped ones included).
+    mapped : int
+        Primary records mapped to a reference.
+    reversed : int
+        Primary records on the reverse strand, turned back to the orientation sequenced.
+    secondary, supplementary : int
+        Records skipped: secondary (flag 0x100) and supplementary (0x800) alignments.
+    """
+
+    file: str
+    reference_sequences: int = 0
+    records: int = 0
+    mapped: int = 0
+    reversed: int = 0
+    secondary: int = 0
+    supplementary: int = 0
+
+    @property
+    def aligned(self) -> bool:
+        """True for an aligned file: it has @SQ lines or mapped records."""
+        return bool(self.reference_sequences or self.mapped)
+
+    def to_dict(self) -> dict:
+        """JSON-ready counts (the ``alignment`` entry of the stats and QC JSON)."""
+        return {
+            "aligned": self.aligned,
+            "reference_sequences": self.reference_sequences,
+            "records": self.records,
+            "mapped": self.mapped,
+            "reverse_strand_restored": self.reversed,
+            "secondary_skipped": self.secondary,
+            "supplementary_skipped": self.supplementary,
+        }
+
+    def warn(self) -> None:
+        """One warning line for an aligned file (nothing for an unaligned one)."""
+        if not self.aligned:
+            return
+        log.warning(
+            "warning: %s is an aligned SAM/BAM/CRAM (%d @SQ reference sequences, %d mapped "
+            "records), read as unaligned reads: %d secondary and %d supplementary records "
+            "skipped, %d reverse-strand reads turned back to the orientation sequenced",
+            self.file,
+            self.reference_sequences,
+            self.mapped,
+            self.secondary,
+            self.supplementary,
+            self.reversed,
+        )
+
+
+def _alignment_records(
+    path: str, mate: int | None, summary: AlignmentSummary | None = None
+) -> Iterator[dnaio.SequenceRecord]:
     """Records of an unaligned (or aligned) SAM/BAM/CRAM, in the orientation sequenced.
 
     Secondary and supplementary alignments are skipped; reverse-strand records are turned back.
-    ``mate`` (1 or 2) keeps only READ1 or READ2 records of an interleaved file.
+    ``mate`` (1 or 2) keeps only READ1 or READ2 records of an interleaved file. ``summary``, if
+    given, is filled in as the records go by (counts over all records, whatever ``mate``), and
+    an aligned file is logged as a warning when the reading ends.
     """
     import pysam
 
+    report = summary is not None and mate != 2  # once per file, also when read in two passes
+    summary = summary if summary is not None else AlignmentSummary(path)
     save = pysam.set_verbosity(0)
     try:
         with pysam.AlignmentFile(path, check_sq=False) as bam:
+            summary.reference_sequences = len(bam.header.references)
+            sort_order = bam.header.to_dict().get("HD", {}).get("SO")
+            if mate is not None and sort_order == "coordinate":
+                raise InputError(
+                    "a coordinate-sorted BAM/CRAM cannot be read as interleaved mates (mates "
+                    "are apart); group the mates first: samtools collate, or samtools sort -n",
+                    file=path,
+                )
             for index, read in enumerate(bam):
+                summary.records += 1
                 if read.is_secondary or read.is_supplementary:
+                    summary.secondary += read.is_secondary
+                    summary.supplementary += read.is_supplementary and not read.is_secondary
                     continue
+                summary.mapped += not read.is_unmapped
                 if mate == 1 and not read.is_read1 or mate == 2 and not read.is_read2:
                     continue
                 seq = read.query_sequence
@@ -317,6 +399,7 @@ def _alignment_records(path: str, mate: int | None) -> Iterator[dnaio.SequenceRe
                     pysam.qualities_to_qualitystring(quals) if quals is not None else "I" * len(seq)
                 )
                 if read.is_reverse:
+                    summary.reversed += 1
                     seq = seq[::-1].translate(_COMPLEMENT)
                     qual = qual[::-1]
                 yield dnaio.SequenceRecord(
@@ -324,6 +407,8 @@ def _alignment_records(path: str, mate: int | None) -> Iterator[dnaio.SequenceRe
                 )
     finally:
         pysam.set_verbosity(save)
+    if report:
+        summary.warn()
 
 
 def alignment_file_is_paired(path: str | os.PathLike, probe: int = 1000) -> bool:
@@ -342,12 +427,14 @@ def alignment_file_is_paired(path: str | os.PathLike, probe: int = 1000) -> bool
         pysam.set_verbosity(save)
 
 
-def _record_batches(path: str, batch_records: int, mate: int | None) -> Iterator[ReadBatch]:
+def _record_batches(
+    path: str, batch_records: int, mate: int | None, alignment: AlignmentSummary | None = None
+) -> Iterator[ReadBatch]:
     """FASTA through dnaio, SAM/BAM/CRAM through pysam, batched."""
     first = 0
     try:
         if is_alignment_file(path):
-            records = _alignment_records(path, mate)
+            records = _alignment_records(path, mate, alignment)
         else:
             records = iter(dnaio.open(path))
         while batch := list(itertools.islice(records, batch_records)):
@@ -393,6 +480,7 @@ def read_batches(
     batch_records: int = DEFAULT_BATCH_RECORDS,
     open_threads: int = 0,
     mate: int | None = None,
+    alignment: AlignmentSummary | None = None,
 ) -> Iterator[ReadBatch]:
     """Yield the reads of one file in batches.
 
@@ -408,6 +496,9 @@ def read_batches(
         Extra threads for decompression (dnaio/xopen).
     mate
         For an interleaved SAM/BAM/CRAM: 1 or 2 keeps only that mate.
+    alignment
+        For a SAM/BAM/CRAM: filled in with what the reading found (aligned or not, records
+        skipped); an aligned file is also logged as a warning when its reading ends.
     """
     path = os.fspath(path)
     check_readable(path)
@@ -415,7 +506,7 @@ def read_batches(
     if kind == "fastq":
         batches: Iterator[ReadBatch] = iter(_FastqChunks(path, chunk_bytes, open_threads))
     else:
-        batches = _record_batches(path, batch_records, mate)
+        batches = _record_batches(path, batch_records, mate, alignment)
     empty = True
     for batch in batches:
         if len(batch):
@@ -501,6 +592,7 @@ def read_paired_batches(
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     threads: int = 1,
     each: tuple[Callable[[ReadBatch], object], Callable[[ReadBatch], object]] | None = None,
+    alignment: AlignmentSummary | None = None,
 ) -> Iterator[tuple[ReadBatch, ReadBatch]]:
     """Yield matching batches of the two mates of a paired-end sample.
 
@@ -509,15 +601,16 @@ def read_paired_batches(
     understood); the first mismatch raises an InputError naming the line and both reads.
     With ``threads`` > 1 both files are read and parsed in background threads; ``each`` gives a
     function per mate called on every batch of that mate as it is read (in those threads).
+    ``alignment`` is filled in for a SAM/BAM/CRAM in ``path1`` (see :func:`read_batches`).
     """
     path1 = os.fspath(path1)
     path2 = os.fspath(path2) if path2 is not None else None
     opts = {"chunk_bytes": chunk_bytes, "open_threads": 1 if threads > 1 else 0}
     if path2 is None:
-        left = read_batches(path1, mate=1, **opts)
+        left = read_batches(path1, mate=1, alignment=alignment, **opts)
         right = read_batches(path1, mate=2, **opts)
     else:
-        left = read_batches(path1, **opts)
+        left = read_batches(path1, alignment=alignment, **opts)
         right = read_batches(path2, **opts)
     if each is not None:
         left, right = _tap(left, each[0]), _tap(right, each[1])

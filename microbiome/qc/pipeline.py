@@ -35,6 +35,7 @@ from microbiome import __version__
 from microbiome.errors import ConfigError, InputError
 from microbiome.io.atomic import atomic_path
 from microbiome.io.reads import (
+    AlignmentSummary,
     FastqScratch,
     ReadBatch,
     check_mates,
@@ -407,14 +408,17 @@ def _batch_fastq(batch: ReadBatch) -> bytes:
 
 
 def _converted_chunks(
-    path1: str, path2: str | None, paired: bool
+    path1: str, path2: str | None, paired: bool, alignment: AlignmentSummary | None = None
 ) -> Iterator[tuple[bytes, bytes | None]]:
-    """Chunks of FASTQ text made from a SAM/BAM/CRAM (single-end or interleaved mates)."""
+    """Chunks of FASTQ text made from a SAM/BAM/CRAM (single-end or interleaved mates);
+    ``alignment`` is filled in with what the reading found (records skipped)."""
     if paired:
-        for b1, b2 in read_paired_batches(path1, path2, chunk_bytes=CHUNK_BYTES):
+        for b1, b2 in read_paired_batches(
+            path1, path2, chunk_bytes=CHUNK_BYTES, alignment=alignment
+        ):
             yield _batch_fastq(b1), _batch_fastq(b2)
     else:
-        for batch in read_batches(path1):
+        for batch in read_batches(path1, alignment=alignment):
             yield _batch_fastq(batch), None
 
 
@@ -435,6 +439,8 @@ class QCResult:
     after: list[ReadStats]
     outputs: dict[str, str]
     engine: str = "cutadapt"
+    #: For SAM/BAM/CRAM input: :meth:`AlignmentSummary.to_dict` (aligned, records skipped).
+    alignment: dict | None = None
 
     def to_dict(self) -> dict:
         c = self.counts
@@ -471,7 +477,7 @@ class QCResult:
             "before": [s.to_dict() for s in self.before],
             "after": [s.to_dict() for s in self.after],
             "outputs": self.outputs,
-        }
+        } | ({"alignment": self.alignment} if self.alignment is not None else {})
 
 
 def output_names(sample_id: str, paired: bool, keep_singletons: bool) -> dict[str, str]:
@@ -639,8 +645,9 @@ def _qc_files(
         path2 or path1,
     )
     names = output_names(sample_id, paired, settings.keep_singletons)
+    summary = AlignmentSummary(path1) if alignment else None
     chunks = (
-        _converted_chunks(path1, path2, paired)
+        _converted_chunks(path1, path2, paired, summary)
         if alignment
         else _fastq_chunks(path1, path2, threads)
     )
@@ -681,6 +688,7 @@ def _qc_files(
         before,
         after,
         {k: str(outdir / v) for k, v in names.items()},
+        alignment=summary.to_dict() if summary is not None else None,
     )
 
 

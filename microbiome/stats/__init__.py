@@ -19,6 +19,7 @@ from microbiome import __version__
 from microbiome.errors import InputError
 from microbiome.io.reads import (
     DEFAULT_CHUNK_BYTES,
+    AlignmentSummary,
     ReadBatch,
     alignment_file_is_paired,
     is_alignment_file,
@@ -64,6 +65,8 @@ class ReadStats:
     qual_hist: np.ndarray = field(default_factory=lambda: np.zeros(N_QUAL, dtype=np.int64))
     read_qual_hist: np.ndarray = field(default_factory=lambda: np.zeros(N_QUAL, dtype=np.int64))
     has_qualities: bool = True
+    #: For a SAM/BAM/CRAM (first mate): :meth:`AlignmentSummary.to_dict` of its reading.
+    alignment: dict | None = None
 
     def add(self, batch: ReadBatch) -> None:
         """Add one batch; raises InputError on a non-letter base or an out-of-range quality."""
@@ -157,6 +160,8 @@ class ReadStats:
         if self.has_qualities:
             out["quality_histogram"] = _trim_hist(self.qual_hist)
             out["read_mean_quality_histogram"] = _trim_hist(self.read_qual_hist)
+        if self.alignment is not None:
+            out["alignment"] = self.alignment
         return out
 
 
@@ -208,11 +213,19 @@ def _n50(lengths: np.ndarray, counts: np.ndarray) -> int:
 def file_stats(
     path: str | os.PathLike, *, chunk_bytes: int = DEFAULT_CHUNK_BYTES, threads: int = 1
 ) -> ReadStats:
-    """Statistics of every read of one file (FASTQ/FASTA/SAM/BAM/CRAM)."""
+    """Statistics of every read of one file (FASTQ/FASTA/SAM/BAM/CRAM).
+
+    Secondary and supplementary records of a SAM/BAM/CRAM are skipped and counted (the
+    ``alignment`` entry); an aligned file is logged as a warning.
+    """
     stats = ReadStats(os.fspath(path))
-    batches = read_batches(path, chunk_bytes=chunk_bytes, open_threads=1 if threads > 1 else 0)
+    alignment = AlignmentSummary(stats.file) if is_alignment_file(path) else None
+    batches = read_batches(
+        path, chunk_bytes=chunk_bytes, open_threads=1 if threads > 1 else 0, alignment=alignment
+    )
     for batch in prefetch(batches) if threads > 1 else batches:
         stats.add(batch)
+    stats.alignment = alignment.to_dict() if alignment is not None else None
     return stats
 
 
@@ -230,10 +243,17 @@ def paired_stats(
     """
     r1 = ReadStats(os.fspath(path1), mate="R1")
     r2 = ReadStats(os.fspath(path2 if path2 is not None else path1), mate="R2")
+    alignment = AlignmentSummary(r1.file) if is_alignment_file(path1) else None
     for _ in read_paired_batches(
-        path1, path2, chunk_bytes=chunk_bytes, threads=threads, each=(r1.add, r2.add)
+        path1,
+        path2,
+        chunk_bytes=chunk_bytes,
+        threads=threads,
+        each=(r1.add, r2.add),
+        alignment=alignment,
     ):
         pass  # counted as read, in the reading threads; this loop checks that mates pair
+    r1.alignment = alignment.to_dict() if alignment is not None else None
     return r1, r2
 
 
