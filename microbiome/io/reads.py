@@ -14,6 +14,7 @@ import itertools
 import logging
 import os
 import queue
+import re
 import stat
 import threading
 import zlib
@@ -427,6 +428,121 @@ def alignment_file_is_paired(path: str | os.PathLike, probe: int = 1000) -> bool
         pysam.set_verbosity(save)
 
 
+#: Decompressed bytes (FASTQ) and records (FASTA) looked at to tell whether a file is interleaved.
+INTERLEAVE_PROBE_BYTES = 64 << 10
+INTERLEAVE_PROBE_RECORDS = 200
+
+_ILLUMINA_MATE = re.compile(r"([12]):[YN]:")
+
+
+def _mate_of(name: str) -> tuple[str, int | None]:
+    """(read ID, mate 1 or 2 or None) of a read name: a ``/1`` ``/2`` suffix of the ID, or an
+    Illumina ``1:N:...`` ``2:N:...`` comment."""
+    parts = name.split(maxsplit=1)
+    rid = parts[0] if parts else ""
+    if len(rid) >= 2 and rid[-2] == "/" and rid[-1] in "12":
+        return rid[:-2], int(rid[-1])
+    if len(parts) > 1 and (match := _ILLUMINA_MATE.match(parts[1])):
+        return rid, int(match.group(1))
+    return rid, None
+
+
+def is_interleaved(path: str | os.PathLike) -> bool:
+    """True if one reads file holds both mates of a paired-end run, mate 1 then mate 2.
+
+    A SAM/BAM/CRAM is interleaved when its records carry the paired flag. A FASTQ/FASTA file is
+    when its first records (``INTERLEAVE_PROBE_RECORDS``, within ``INTERLEAVE_PROBE_BYTES``)
+    come in pairs of the same read ID and every pair is marked mate 1 then mate 2 (``/1``
+    ``/2`` suffixes or Illumina ``1:N:`` ``2:N:`` comments), or, unmarked, when the pairs share
+    their names while different pairs have different ones. A read error raises InputError.
+    """
+    path = os.fspath(path)
+    if is_alignment_file(path):
+        return alignment_file_is_paired(path)
+    batches = read_batches(
+        path, chunk_bytes=INTERLEAVE_PROBE_BYTES, batch_records=INTERLEAVE_PROBE_RECORDS
+    )
+    try:
+        batch = next(batches, None)
+    finally:
+        batches.close()
+    if batch is None:
+        return False
+    n = min(len(batch), INTERLEAVE_PROBE_RECORDS) // 2 * 2
+    mates = [_mate_of(batch.name(i)) for i in range(n)]
+    pairs = list(zip(mates[0::2], mates[1::2], strict=True))
+    if not pairs or any(a[0] != b[0] for a, b in pairs):
+        return False
+    if all(a[1] == 1 and b[1] == 2 for a, b in pairs):
+        return True
+    unmarked = all(a[1] is None and b[1] is None for a, b in pairs)
+    return unmarked and len({a[0] for a, _ in pairs}) > 1
+
+
+def is_paired(path1: str | os.PathLike, path2: str | os.PathLike | None = None) -> bool:
+    """True for a paired-end sample: two files, or one interleaved file (:func:`is_interleaved`,
+    logged, since it is read as pairs)."""
+    if path2 is not None:
+        return True
+    if is_interleaved(path1):
+        log.info("%s: interleaved paired-end reads (mates alternate): read as pairs", path1)
+        return True
+    return False
+
+
+def _gather(data: np.ndarray, offsets: np.ndarray, index: np.ndarray):
+    """The records ``index`` of flat ``data`` with ``offsets``: (data, offsets), vectorised."""
+    starts = offsets[index]
+    lengths = offsets[index + 1] - starts
+    new = np.zeros(index.shape[0] + 1, dtype=np.int64)
+    np.cumsum(lengths, out=new[1:])
+    positions = np.repeat(starts - new[:-1], lengths) + np.arange(new[-1], dtype=np.int64)
+    return data[positions], new, positions
+
+
+def _take(batch: ReadBatch, index: np.ndarray, first_record: int) -> ReadBatch:
+    """A new batch of the reads ``index`` of ``batch``."""
+    seq, offsets, positions = _gather(batch.seq, batch.offsets, index)
+    names, name_offsets, _ = _gather(batch.name_data, batch.name_offsets, index)
+    qual = None if batch.qual is None else batch.qual[positions]
+    return ReadBatch(seq, qual, offsets, names, name_offsets, first_record)
+
+
+def _concat(a: ReadBatch, b: ReadBatch) -> ReadBatch:
+    """The reads of ``a`` then ``b`` in one batch."""
+    return ReadBatch(
+        np.concatenate([a.seq, b.seq]),
+        None if a.qual is None or b.qual is None else np.concatenate([a.qual, b.qual]),
+        np.concatenate([a.offsets, b.offsets[1:] + a.offsets[-1]]),
+        np.concatenate([a.name_data, b.name_data]),
+        np.concatenate([a.name_offsets, b.name_offsets[1:] + a.name_offsets[-1]]),
+        a.first_record,
+    )
+
+
+def _deinterleave(batches: Iterator[ReadBatch], path: str) -> Iterator[tuple[ReadBatch, ReadBatch]]:
+    """(mate 1, mate 2) batches of an interleaved stream: even and odd records; a batch's
+    ``first_record`` is then the index of its first pair."""
+    carry: ReadBatch | None = None
+    for batch in batches:
+        if carry is not None:
+            batch, carry = _concat(carry, batch), None
+        n = len(batch)
+        if n % 2:
+            carry, batch = batch.slice(n - 1, n), batch.slice(0, n - 1)
+        if len(batch) == 0:
+            continue
+        even = np.arange(0, len(batch), 2)
+        first = batch.first_record // 2
+        yield _take(batch, even, first), _take(batch, even + 1, first)
+    if carry is not None:
+        raise InputError(
+            f"interleaved paired-end reads end with a read without its mate: record "
+            f"{carry.first_record + 1} ({carry.name(0)}) is the last (an odd number of records)",
+            file=path,
+        )
+
+
 def _record_batches(
     path: str, batch_records: int, mate: int | None, alignment: AlignmentSummary | None = None
 ) -> Iterator[ReadBatch]:
@@ -596,7 +712,9 @@ def read_paired_batches(
 ) -> Iterator[tuple[ReadBatch, ReadBatch]]:
     """Yield matching batches of the two mates of a paired-end sample.
 
-    ``path2`` None means an interleaved SAM/BAM/CRAM in ``path1``. Record counts must agree and
+    ``path2`` None means an interleaved file in ``path1`` (:func:`is_interleaved`): a
+    SAM/BAM/CRAM whose READ1 and READ2 records are read apart, or a FASTQ/FASTA whose records
+    alternate, mate 1 then mate 2. Record counts must agree and
     every pair of read IDs must match (``/1`` ``/2`` suffixes and Illumina ``1:N:0`` comments are
     understood); the first mismatch raises an InputError naming the line and both reads.
     With ``threads`` > 1 both files are read and parsed in background threads; ``each`` gives a
@@ -606,6 +724,9 @@ def read_paired_batches(
     path1 = os.fspath(path1)
     path2 = os.fspath(path2) if path2 is not None else None
     opts = {"chunk_bytes": chunk_bytes, "open_threads": 1 if threads > 1 else 0}
+    if path2 is None and not is_alignment_file(path1):
+        yield from _interleaved_batches(path1, opts, threads, each)
+        return
     if path2 is None:
         left = read_batches(path1, mate=1, alignment=alignment, **opts)
         right = read_batches(path1, mate=2, **opts)
@@ -619,6 +740,27 @@ def read_paired_batches(
     label2 = path2 if path2 is not None else path1
     for b1, b2 in _rebatch(left, right, path1, label2):
         check_mates(b1, b2, path1, label2, interleaved=path2 is None)
+        yield b1, b2
+
+
+def _interleaved_batches(
+    path: str,
+    opts: dict,
+    threads: int,
+    each: tuple[Callable[[ReadBatch], object], Callable[[ReadBatch], object]] | None,
+) -> Iterator[tuple[ReadBatch, ReadBatch]]:
+    """Pairs of batches of an interleaved FASTQ/FASTA, checked to pair; read, split and passed
+    to ``each`` in a background thread when ``threads`` > 1."""
+
+    def pairs() -> Iterator[tuple[ReadBatch, ReadBatch]]:
+        for b1, b2 in _deinterleave(read_batches(path, **opts), path):
+            if each is not None:
+                each[0](b1)
+                each[1](b2)
+            yield b1, b2
+
+    for b1, b2 in prefetch(pairs()) if threads > 1 else pairs():
+        check_mates(b1, b2, path, path, interleaved=True)
         yield b1, b2
 
 

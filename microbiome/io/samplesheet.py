@@ -17,7 +17,7 @@ import pandas as pd
 
 from microbiome.config import load_schema
 from microbiome.errors import ConfigError, InputError, MicrobiomeError, ValidationErrors
-from microbiome.io.reads import alignment_file_is_paired, check_readable, is_alignment_file
+from microbiome.io.reads import check_readable, is_alignment_file, is_interleaved
 
 READ_COLUMNS = ("fastq_1", "fastq_2")
 
@@ -65,7 +65,9 @@ def load_sample_sheet(path: str | os.PathLike, *, check_files: bool = True) -> p
     """Read and validate a sample sheet.
 
     Returns a DataFrame indexed by ``sample_id`` with ``fastq_1``/``fastq_2`` as absolute paths
-    (``fastq_2`` is "" for single-end samples), a ``layout`` column ('paired' or 'single'), a
+    (``fastq_2`` is "" for single-end samples), a ``layout`` column ('paired' or 'single'; an
+    interleaved ``fastq_1`` without ``fastq_2`` is 'paired', see
+    :func:`~microbiome.io.reads.is_interleaved`), a
     ``line`` column (line of the sheet) and every other column as text.
 
     Raises ValidationErrors listing every problem: missing columns, malformed or duplicate sample
@@ -140,9 +142,9 @@ def load_sample_sheet(path: str | os.PathLike, *, check_files: bool = True) -> p
                 "fastq_2",
             )
         layout = "paired" if resolved["fastq_2"] else "single"
-        if check_files and not resolved["fastq_2"] and is_alignment_file(resolved["fastq_1"]):
+        if check_files and not resolved["fastq_2"] and not _file_problem(Path(resolved["fastq_1"])):
             try:
-                if alignment_file_is_paired(resolved["fastq_1"]):
+                if is_interleaved(resolved["fastq_1"]):
                     layout = "paired"
             except MicrobiomeError as exc:
                 problem(exc.message, line, "fastq_1")

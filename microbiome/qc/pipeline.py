@@ -41,6 +41,7 @@ from microbiome.io.reads import (
     check_mates,
     check_readable,
     is_alignment_file,
+    is_paired,
     parse_fastq_chunk,
     read_batches,
     read_error,
@@ -410,8 +411,9 @@ def _batch_fastq(batch: ReadBatch) -> bytes:
 def _converted_chunks(
     path1: str, path2: str | None, paired: bool, alignment: AlignmentSummary | None = None
 ) -> Iterator[tuple[bytes, bytes | None]]:
-    """Chunks of FASTQ text made from a SAM/BAM/CRAM (single-end or interleaved mates);
-    ``alignment`` is filled in with what the reading found (records skipped)."""
+    """Chunks of FASTQ text made from a SAM/BAM/CRAM (single-end or interleaved mates) or from
+    an interleaved FASTQ (mates split); ``alignment`` is filled in with what the reading of a
+    SAM/BAM/CRAM found (records skipped)."""
     if paired:
         for b1, b2 in read_paired_batches(
             path1, path2, chunk_bytes=CHUNK_BYTES, alignment=alignment
@@ -518,15 +520,17 @@ def run_qc(
     elif host_index is not None:
         host = load_host_index(host_index)
     alignment = is_alignment_file(path1)
-    if alignment:
-        from microbiome.io.reads import alignment_file_is_paired
-
-        paired = path2 is not None or alignment_file_is_paired(path1)
-    else:
-        paired = path2 is not None
+    if not alignment:
         _require_fastq(path1)
         if path2:
             _require_fastq(path2)
+    paired = is_paired(path1, path2)
+    if paired and path2 is None and not alignment and settings.engine == "fastp":
+        raise ConfigError(
+            "qc.engine fastp: interleaved FASTQ is not supported; give the mates as two files, "
+            "or use the cutadapt engine",
+            file=path1,
+        )
     adapters = choose_adapters(settings.adapters, path1)
     outdir = Path(outdir)
     with ExitStack() as stack:
@@ -646,9 +650,10 @@ def _qc_files(
     )
     names = output_names(sample_id, paired, settings.keep_singletons)
     summary = AlignmentSummary(path1) if alignment else None
+    interleaved = paired and path2 is None
     chunks = (
         _converted_chunks(path1, path2, paired, summary)
-        if alignment
+        if alignment or interleaved
         else _fastq_chunks(path1, path2, threads)
     )
 

@@ -21,8 +21,8 @@ from microbiome.io.reads import (
     DEFAULT_CHUNK_BYTES,
     AlignmentSummary,
     ReadBatch,
-    alignment_file_is_paired,
     is_alignment_file,
+    is_paired,
     prefetch,
     read_batches,
     read_paired_batches,
@@ -238,7 +238,7 @@ def paired_stats(
 ) -> tuple[ReadStats, ReadStats]:
     """Statistics of both mates, checking that the files pair record by record.
 
-    ``path2`` None means an interleaved SAM/BAM/CRAM in ``path1``. With ``threads`` > 1 each
+    ``path2`` None means an interleaved file in ``path1``. With ``threads`` > 1 each
     file is decompressed, parsed and counted in a background thread of its own.
     """
     r1 = ReadStats(os.fspath(path1), mate="R1")
@@ -267,11 +267,11 @@ def sample_stats(
 ) -> dict:
     """Statistics of one sample, JSON-ready: layout, one entry per mate (R1/R2, or SE).
 
-    A paired sample has ``fastq_2``, or is an interleaved SAM/BAM/CRAM in ``fastq_1``.
+    A paired sample has ``fastq_2``, or is an interleaved file in ``fastq_1`` (a SAM/BAM/CRAM
+    with paired records, or a FASTQ/FASTA whose mates alternate: see
+    :func:`microbiome.io.reads.is_interleaved`).
     """
-    paired = fastq_2 is not None or (
-        is_alignment_file(fastq_1) and alignment_file_is_paired(fastq_1)
-    )
+    paired = is_paired(fastq_1, fastq_2)
     if paired:
         mates = paired_stats(fastq_1, fastq_2, chunk_bytes=chunk_bytes, threads=threads)
     else:
