@@ -54,7 +54,9 @@ wildcard_constraints:
 
 
 def get_reads(wildcards):
-    """Reads files of one sample: [fastq_1] or [fastq_1, fastq_2]."""
+    """Reads files of one sample: [fastq_1] or [fastq_1, fastq_2]. A paired sample with
+    fastq_1 alone is interleaved (layout 'paired', see microbiome.io.reads.is_interleaved):
+    `microbiome stats` and `qc` detect it and read it as pairs."""
     row = SAMPLES.loc[wildcards.sample]
     return [row["fastq_1"], row["fastq_2"]] if row["fastq_2"] else [row["fastq_1"]]
 
@@ -144,7 +146,7 @@ def qc_host_flags(wildcards, input):
 
 
 def qc_reads_flags(wildcards):
-    """`-1 R1 [-2 R2]` of a sample (an interleaved BAM/CRAM is given as -1 alone)."""
+    """`-1 R1 [-2 R2]` of a sample (an interleaved FASTQ or BAM/CRAM is given as -1 alone)."""
     reads = get_reads(wildcards)
     return f"-1 {reads[0]!r}" + (f" -2 {reads[1]!r}" if len(reads) > 1 else "")
 
