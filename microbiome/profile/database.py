@@ -282,8 +282,8 @@ class _TaxidResolver:
         return self.source(file, header, given)[0]
 
     def source(self, file: str, header: str, given: int | None = None) -> tuple[int | None, str]:
-        """(taxid or None, where it came from: 'header', 'genbank', 'qualified', 'seqid',
-        'file', 'accession' or 'none')."""
+        """(taxid or None, where it came from: 'header', 'genbank', 'qualified', 'seqid' (the
+        table or a GTDB accession by sequence ID), 'file' (by file name) or 'none')."""
         match = _KRAKEN_TAXID.search(header)
         if match:
             return int(match.group(1)), "header"
@@ -303,12 +303,12 @@ class _TaxidResolver:
                 return self.table[key], source
         if self.accessions:
             if seqid in self.accessions:
-                return self.accessions[seqid], "accession"
+                return self.accessions[seqid], "seqid"
             match = re.match(r"((?:RS_|GB_)?GC[AF]_\d+\.\d+)", base)
             if match:
                 for key in (match.group(1), "RS_" + match.group(1), "GB_" + match.group(1)):
                     if key in self.accessions:
-                        return self.accessions[key], "accession"
+                        return self.accessions[key], "file"
         return None, "none"
 
 
@@ -317,8 +317,8 @@ class _SequenceIds:
     ``rename``) an ID made unique by its file, recorded in ``renamed``.
 
     A duplicate within one file cannot be made unique by the file's name and stays an error; so
-    does a duplicated ID whose taxid came from the seqid2taxid table by that bare ID (the table
-    cannot say which file's sequence it meant).
+    does a duplicated ID whose taxid came from the seqid2taxid table (or a GTDB accession) by
+    that bare ID (it cannot say which file's sequence it meant).
     """
 
     def __init__(self, rename: bool):
@@ -348,9 +348,10 @@ class _SequenceIds:
             )
         if "seqid" in (source, first_source):
             raise InputError(
-                f"record {record}: sequence ID '{seqid}' is also {where}, and the "
-                "sequence-to-taxid table gives its taxid by that ID, which names both: key "
-                f"the table by file name or by the renamed IDs ('{qualified_id(file, seqid)}')",
+                f"record {record}: sequence ID '{seqid}' is also {where}, and its taxid is "
+                "looked up by that ID (sequence-to-taxid table or GTDB accession), which names "
+                "both: key the table by file name or by the renamed IDs "
+                f"('{qualified_id(file, seqid)}')",
                 file=file,
             )
         for f, r in ((first_file, first_record), (file, record)):
