@@ -85,6 +85,18 @@ def test_odd_number_of_records_is_an_error(tmp_path, capsys):
     )
 
 
+def test_broken_pair_names_its_line(tmp_path, capsys):
+    reads = records(300, lambda i: f"r{i // 2}/{i % 2 + 1}")
+    reads[251] = ("x125/2", *reads[251][1:])  # after the records that detection looks at
+    path = write_fastq(tmp_path / "broken.fq.gz", reads)
+    assert main(["stats", str(path), "-o", str(tmp_path / "s.json"), "-t", "2"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == (
+        f"microbiome: error: {path}, line 1005: read 'x125/2' does not pair with read 'r125/1' "
+        "before it (interleaved reads hold mate 1 then mate 2 of each pair; record 252)"
+    )
+
+
 @pytest.mark.parametrize("threads", [1, 2])
 def test_qc_same_as_two_files(tmp_path, interleaved, threads):
     from microbiome.qc.pipeline import run_qc

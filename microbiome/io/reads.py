@@ -760,7 +760,16 @@ def _interleaved_batches(
             yield b1, b2
 
     for b1, b2 in prefetch(pairs()) if threads > 1 else pairs():
-        check_mates(b1, b2, path, path, interleaved=True)
+        bad = _kernels.first_unpaired(b1.name_data, b1.name_offsets, b2.name_data, b2.name_offsets)
+        if bad >= 0:
+            record = 2 * (b2.first_record + bad) + 1  # 0-based, in the file
+            where = {"line": 4 * record + 1} if b2.qual is not None else {}
+            raise InputError(
+                f"read '{b2.name(bad)}' does not pair with read '{b1.name(bad)}' before it "
+                f"(interleaved reads hold mate 1 then mate 2 of each pair; record {record + 1})",
+                file=path,
+                **where,
+            )
         yield b1, b2
 
 
