@@ -97,6 +97,19 @@ def test_broken_pair_names_its_line(tmp_path, capsys):
     )
 
 
+@pytest.mark.parametrize("command", ["stats", "qc"])
+def test_bad_base_names_its_line_in_the_file(tmp_path, capsys, command):
+    reads = records(300, lambda i: f"r{i // 2}/{i % 2 + 1}")
+    reads[261] = (reads[261][0], "ACGT!TGCAA", reads[261][2])  # mate 2 of pair 131
+    path = write_fastq(tmp_path / "bad.fq.gz", reads)
+    args = ["stats", str(path), "-o", str(tmp_path / "s.json")]
+    if command == "qc":
+        args = ["qc", "-1", str(path), "-o", str(tmp_path / "qc"), "-t", "2"]
+    assert main(args) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith(f"microbiome: error: {path}, line 1046: sequence contains an invalid")
+
+
 @pytest.mark.parametrize("threads", [1, 2])
 def test_qc_same_as_two_files(tmp_path, interleaved, threads):
     from microbiome.qc.pipeline import run_qc

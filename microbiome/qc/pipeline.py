@@ -131,6 +131,8 @@ class _Plan:
     paired: bool
     path1: str
     path2: str
+    #: Both mates from one FASTQ, alternating: error lines count records of both mates.
+    interleaved: bool = False
 
 
 @dataclass
@@ -293,7 +295,7 @@ def process_chunk(plan: _Plan, data1: bytes, data2: bytes | None, dedup: bool) -
     counts = Counts()
     before = []
     for batch, path, mate in zip(raw, paths, ("R1", "R2") if plan.paired else ("SE",), strict=True):
-        stats = ReadStats(path, mate=mate)
+        stats = ReadStats(path, mate=mate, interleaved=plan.interleaved)
         stats.add(batch)
         before.append(stats)
         counts.reads_in += len(batch)
@@ -640,6 +642,7 @@ def _qc_files(
     """Run the chunked pipeline over the files; ``trim`` False skips the 3' trimming."""
     work_settings = settings if trim else replace(settings, quality_cutoff=0)
     work_adapters = adapters if trim else AdapterChoice("none", (), (), "trimmed by fastp", {})
+    interleaved = paired and path2 is None
     plan = _Plan(
         work_settings,
         work_adapters,
@@ -647,10 +650,10 @@ def _qc_files(
         paired,
         path1,
         path2 or path1,
+        interleaved and not alignment,
     )
     names = output_names(sample_id, paired, settings.keep_singletons)
     summary = AlignmentSummary(path1) if alignment else None
-    interleaved = paired and path2 is None
     chunks = (
         _converted_chunks(path1, path2, paired, summary)
         if alignment or interleaved
@@ -734,6 +737,7 @@ def _run_chunks(plan: _Plan, chunks, threads: int) -> Iterator[_ChunkResult]:
     dedup = plan.settings.dedup
     records = 0  # records of one mate in the chunks done, to turn chunk lines into file lines
     mates = 2 if plan.paired else 1
+    lines_per_record = 8 if plan.interleaved else 4  # a pair is 8 lines of an interleaved file
 
     def shifted(get):
         nonlocal records
@@ -741,7 +745,7 @@ def _run_chunks(plan: _Plan, chunks, threads: int) -> Iterator[_ChunkResult]:
             result = get()
         except InputError as exc:
             if exc.line is not None:
-                exc.line += 4 * records
+                exc.line += lines_per_record * records
             raise
         records += result.counts.reads_in // mates
         return result

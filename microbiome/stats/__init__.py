@@ -67,6 +67,9 @@ class ReadStats:
     has_qualities: bool = True
     #: For a SAM/BAM/CRAM (first mate): :meth:`AlignmentSummary.to_dict` of its reading.
     alignment: dict | None = None
+    #: One mate of an interleaved FASTQ/FASTA: record ``i`` of a batch is record ``2 i`` (R1)
+    #: or ``2 i + 1`` (R2) of the file, for the lines of error messages.
+    interleaved: bool = False
 
     def add(self, batch: ReadBatch) -> None:
         """Add one batch; raises InputError on a non-letter base or an out-of-range quality."""
@@ -112,6 +115,8 @@ class ReadStats:
 
     def _bad(self, batch: ReadBatch, read: int, line_in_record: int, message: str) -> None:
         index = batch.first_record + read
+        if self.interleaved:
+            index = 2 * index + (self.mate == "R2")
         if batch.qual is not None and not is_alignment_file(self.file):
             raise InputError(message, file=self.file, line=4 * index + line_in_record)
         raise InputError(f"record {index + 1} ({batch.name(read)}): {message}", file=self.file)
@@ -241,9 +246,10 @@ def paired_stats(
     ``path2`` None means an interleaved file in ``path1``. With ``threads`` > 1 each
     file is decompressed, parsed and counted in a background thread of its own.
     """
-    r1 = ReadStats(os.fspath(path1), mate="R1")
-    r2 = ReadStats(os.fspath(path2 if path2 is not None else path1), mate="R2")
-    alignment = AlignmentSummary(r1.file) if is_alignment_file(path1) else None
+    alignment = AlignmentSummary(os.fspath(path1)) if is_alignment_file(path1) else None
+    interleaved = path2 is None and alignment is None
+    r1 = ReadStats(os.fspath(path1), mate="R1", interleaved=interleaved)
+    r2 = ReadStats(os.fspath(path2 if path2 is not None else path1), "R2", interleaved=interleaved)
     for _ in read_paired_batches(
         path1,
         path2,
