@@ -3,9 +3,12 @@
 FASTQ (plain or compressed) is cut into chunks of whole records and parsed by a numba kernel,
 straight into arrays; FASTA goes through dnaio, unaligned SAM/BAM/CRAM through pysam. Every reader
 yields :class:`ReadBatch` objects, so memory depends on the chunk size and never on the size of
-the file. Format problems, truncated compressed files, empty files and unpaired mates raise
+the file. Format problems, empty files and unpaired mates raise
 :class:`~microbiome.errors.InputError` naming the file and the line (FASTQ) or the record
-(FASTA, SAM/BAM/CRAM).
+(FASTA, SAM/BAM/CRAM); a truncated compressed file names its last complete line, an unreadable
+one the system's reason. One file may hold both mates (:func:`is_interleaved`): an interleaved
+FASTQ/FASTA or a SAM/BAM/CRAM with paired records, read as pairs by
+:func:`read_paired_batches`.
 """
 
 from __future__ import annotations
@@ -491,7 +494,8 @@ def is_paired(path1: str | os.PathLike, path2: str | os.PathLike | None = None) 
 
 
 def _gather(data: np.ndarray, offsets: np.ndarray, index: np.ndarray):
-    """The records ``index`` of flat ``data`` with ``offsets``: (data, offsets), vectorised."""
+    """The records ``index`` of flat ``data`` with ``offsets``, vectorised: (their data, their
+    offsets, the positions taken from ``data``, to take qualities alike)."""
     starts = offsets[index]
     lengths = offsets[index + 1] - starts
     new = np.zeros(index.shape[0] + 1, dtype=np.int64)
