@@ -146,7 +146,7 @@ def qc_host_flags(wildcards, input):
 
 
 def qc_reads_flags(wildcards):
-    """`-1 R1 [-2 R2]` of a sample (an interleaved FASTQ or BAM/CRAM is given as -1 alone)."""
+    """`-1 R1 [-2 R2]` of a sample (an interleaved BAM/CRAM is given as -1 alone)."""
     reads = get_reads(wildcards)
     return f"-1 {reads[0]!r}" + (f" -2 {reads[1]!r}" if len(reads) > 1 else "")
 
