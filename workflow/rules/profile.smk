@@ -35,18 +35,18 @@ if (
             seqid2taxid=lambda wildcards, input: (
                 f"--seqid2taxid {input.seqid2taxid!r}" if input.seqid2taxid else ""
             ),
+            k=config["profile"]["k"],
+            w=config["profile"]["w"],
+            read_length=config["profile"]["read_length"],
             duplicates=(
                 "--rename-duplicates"
                 if config["profile"]["duplicate_ids"] == "rename"
                 else ""
             ),
-            k=config["profile"]["k"],
-            w=config["profile"]["w"],
-            read_length=config["profile"]["read_length"],
         shell:
             "microbiome db build --sequences {params.references:q} --taxonomy {params.taxonomy:q}"
-            " {params.seqid2taxid} {params.duplicates} -k {params.k} -w {params.w} --read-length {params.read_length}"
-            " -t {threads} -o {output.db} > {output.summary} 2> {log}"
+            " {params.seqid2taxid} -k {params.k} -w {params.w} --read-length {params.read_length}"
+            " {params.duplicates} -t {threads} -o {output.db} > {output.summary} 2> {log}"
 
 
 if config["profile"]["profiler"] == "kraken2":
