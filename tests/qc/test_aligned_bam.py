@@ -122,3 +122,22 @@ def test_unaligned_bam_is_not_warned_about(tmp_path, capsys):
     assert warning_lines(capsys.readouterr().err) == []
     entry = json.loads((tmp_path / "u.json").read_text())["files"][0]
     assert entry["alignment"]["aligned"] is False and entry["alignment"]["records"] == 1
+
+
+def test_coordinate_sorted_paired_bam_is_refused(tmp_path, capsys):
+    bam = tmp_path / "sorted.bam"
+    header = {"HD": {"VN": "1.6", "SO": "coordinate"}, "SQ": [{"SN": "chr1", "LN": 1000}]}
+    with pysam.AlignmentFile(str(bam), "wb", header=header) as out:
+        for i, flag in enumerate((1 | 2 | 64, 1 | 2 | 128 | 16)):
+            a = pysam.AlignedSegment()
+            a.query_name, a.query_sequence, a.flag = "p1", "ACGTACGTAC", flag
+            a.query_qualities = pysam.qualitystring_to_array("IIIIIIIIII")
+            a.reference_id, a.reference_start, a.cigarstring = 0, 100 * i, "10M"
+            out.write(a)
+    assert main(["stats", str(bam), "-o", str(tmp_path / "s.json")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == (
+        f"microbiome: error: {bam}: a coordinate-sorted BAM/CRAM cannot be read as interleaved "
+        "mates (mates are apart); group the mates first: samtools collate, or samtools sort -n"
+    )
+    assert not (tmp_path / "s.json").exists()
