@@ -576,7 +576,7 @@ def _sniff(path: str) -> str:
     if is_alignment_file(path):
         return "alignment"
     try:
-        with xopen(path, "rb") as f:
+        with xopen(path, "rb", threads=0) as f:  # one byte: no decompression thread
             first = f.read(1)
     except (EOFError, zlib.error, OSError) as exc:
         raise read_error(path, exc) from exc

@@ -702,7 +702,7 @@ def _qc_files(
 
 def _require_fastq(path: str) -> None:
     try:
-        with xopen(path, "rb") as f:
+        with xopen(path, "rb", threads=0) as f:  # one byte: no decompression thread
             first = f.read(1)
     except (EOFError, OSError, zlib.error) as exc:
         raise read_error(path, exc) from exc
