@@ -69,6 +69,31 @@ def test_plain_tsv_orientation(tmp_path):
     assert relative.relative and relative.proportions().loc["A", "y"] == 0.75
 
 
+def test_sample_ids_win_over_the_first_header_cell(tmp_path):
+    # 'id' reads as "samples are rows", but every known sample ID is a column header.
+    table = write(tmp_path / "id.tsv", "id\tS1\tS2\tS3\nBlautia\t1\t2\t3\nDorea\t4\t5\t6\n")
+    t = read_feature_table(table, sample_ids={"S1", "S2", "S3"})
+    assert t.samples == ["S1", "S2", "S3"] and t.data.loc["S3", "Dorea"] == 6
+    assert read_feature_table(table).samples == ["Blautia", "Dorea"]  # no IDs: the header rules
+    # The metabolite reader weighs the same evidence the same way.
+    from microbiome.integrate.tables import read_metabolite_table
+
+    m = read_metabolite_table(table, sample_ids={"S1", "S2", "S3"})
+    assert list(m.data.index) == ["S1", "S2", "S3"]
+
+
+def test_header_and_sample_ids_that_disagree_are_an_error(tmp_path):
+    # 'id' says rows; one known ID is in the header, none in the first column, most headers
+    # are unknown: too weak to overrule the header, too strong to ignore.
+    table = write(tmp_path / "mixed.tsv", "id\tS1\tX2\tX3\nBlautia\t1\t2\t3\nDorea\t4\t5\t6\n")
+    with pytest.raises(InputError, match=r"first header cell 'id' says samples are rows.*"
+                       r"1 in the header.*--orientation") as info:  # fmt: skip
+        read_feature_table(table, sample_ids={"S1", "S9"})
+    assert info.value.file == str(table) and info.value.line == 1
+    given = read_feature_table(table, orientation="samples-as-columns", sample_ids={"S1"})
+    assert given.samples == ["S1", "X2", "X3"]
+
+
 @pytest.mark.parametrize(
     ("body", "message"),
     [

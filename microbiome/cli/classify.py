@@ -22,7 +22,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--db", required=True, metavar="DB", help="database of `microbiome db`")
     parser.add_argument(
-        "-1", dest="reads1", required=True, metavar="R1", help="reads (mate 1 or single-end)"
+        "-1",
+        dest="reads1",
+        required=True,
+        metavar="R1",
+        help="reads (mate 1, single-end, or both mates interleaved: detected, read as pairs)",
     )
     parser.add_argument("-2", dest="reads2", metavar="R2", help="mate 2 of paired-end reads")
     parser.add_argument("-t", "--threads", type=int, default=2, help="threads (default 2)")

@@ -50,6 +50,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         metavar="MAP",
         help="TSV of sequence ID or file name -> taxid (or with a header naming a taxid column)",
     )
+    build.add_argument(
+        "--rename-duplicates",
+        action="store_true",
+        help="a sequence ID used in more than one file is an error, unless this renames each"
+        " to '<file name>:<ID>' (also a --seqid2taxid key); renamed IDs are logged and listed in"
+        " the summary",
+    )
     build.add_argument("-k", type=int, default=31, help="minimizer length (default 31)")
     build.add_argument("-w", type=int, default=15, help="minimizer window in k-mers (default 15)")
     build.add_argument("--seed", type=int, default=0, help="minimizer hash seed (default 0)")
@@ -102,6 +109,7 @@ def run_build(args: argparse.Namespace) -> int:
         threads=args.threads,
         read_length=args.read_length,
         step=args.step,
+        rename_duplicates=args.rename_duplicates,
     )
     write_stdout(summary_table(header))
     return 0

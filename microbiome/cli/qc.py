@@ -42,7 +42,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         dest="reads1",
         required=True,
         metavar="R1",
-        help="reads (mate 1, single-end, or an unaligned BAM/CRAM)",
+        help="reads (mate 1, single-end, or both mates interleaved: FASTQ or BAM/CRAM, detected"
+        " and read as pairs)",
     )
     parser.add_argument("-2", dest="reads2", metavar="R2", help="mate 2 of paired-end reads")
     host = parser.add_mutually_exclusive_group()

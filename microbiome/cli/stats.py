@@ -21,9 +21,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "stats",
         help=__doc__.splitlines()[0],
         description=__doc__
-        + " One sample per call: one file (single-end, or an interleaved SAM/BAM/CRAM),"
-        " two with --paired (mates are checked to pair record by record), or several single-end"
-        " files reported one by one. Writes JSON with -o, and a table on stdout otherwise.",
+        + " One sample per call: one file (single-end, or interleaved mates: SAM/BAM/CRAM or"
+        " FASTQ, detected and read as pairs), two with --paired (mates are checked to pair"
+        " record by record), or several single-end files reported one by one. Writes JSON with"
+        " -o, and a table on stdout otherwise.",
     )
     parser.add_argument("reads", nargs="+", metavar="READS", help="reads files")
     parser.add_argument("-o", "--output", metavar="JSON", help="write the statistics as JSON")
@@ -117,7 +118,9 @@ def run(args: argparse.Namespace) -> int:
         result = parts[0]
         for part in parts[1:]:
             if part["layout"] != "single" or result["layout"] != "single":
-                raise ConfigError("an interleaved SAM/BAM/CRAM must be given on its own")
+                raise ConfigError(
+                    "an interleaved file (mates alternating) must be given on its own"
+                )
             result["files"] += part["files"]
             result["reads"] += part["reads"]
     log.info(

@@ -58,6 +58,9 @@ def run(args: argparse.Namespace) -> int:
         problems.extend(_check_metadata(config["metadata"], set(table.index)))
     if problems:
         raise ValidationErrors(problems)
+    interleaved = table[(table["layout"] == "paired") & (table["fastq_2"] == "")]
+    for sample in interleaved.index:
+        log.info("note: sample %s: fastq_1 is interleaved paired-end; treated as paired", sample)
     paired = int((table["layout"] == "paired").sum())
     log.info(
         "%s: %d samples OK (%d paired-end, %d single-end, %d patients)",

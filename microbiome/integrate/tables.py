@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from microbiome.errors import ConfigError, InputError
-from microbiome.io.feature_table import ORIENTATIONS, SAMPLE_HEADERS
+from microbiome.io.feature_table import ORIENTATIONS, SAMPLE_HEADERS, reconcile_orientation
 
 _MISSING = ["", "NA", "NaN", "nan", "N/A", "NULL", "null", "-"]
 
@@ -54,20 +54,24 @@ def _read_delimited(path: str) -> pd.DataFrame:
         raise InputError(f"not a readable table: {str(exc).splitlines()[0]}", file=path) from None
 
 
-def detect_orientation(table: pd.DataFrame, sample_ids: Collection[str] | None = None) -> str:
+def detect_orientation(
+    table: pd.DataFrame, sample_ids: Collection[str] | None = None, *, path: str = ""
+) -> str:
     """``samples-as-rows`` or ``samples-as-columns`` for a table read with its first column as
-    the IDs: by the first header (``sample_id``, ``Sample``, ...), else by which of the first
-    column and the header matches more of ``sample_ids``; else rows."""
+    the IDs: by the first header (``sample_id``, ``Sample``, ...) and which of the first column
+    and the header matches more of ``sample_ids``, as
+    :func:`~microbiome.io.feature_table.reconcile_orientation` weighs them; else rows."""
     first = str(table.columns[0]).strip().lower()
-    if first in SAMPLE_HEADERS:
-        return "samples-as-rows"
-    if sample_ids:
-        known = set(sample_ids)
-        in_rows = sum(str(v) in known for v in table.iloc[:, 0])
-        in_columns = sum(str(c) in known for c in table.columns[1:])
-        if in_columns > in_rows:
-            return "samples-as-columns"
-    return "samples-as-rows"
+    heuristic = "samples-as-rows" if first in SAMPLE_HEADERS else None
+    decided = reconcile_orientation(
+        path,
+        heuristic,
+        f"the first header cell {first!r}",
+        [str(v).strip() for v in table.iloc[:, 0]],
+        [str(c).strip() for c in table.columns[1:]],
+        sample_ids,
+    )
+    return decided or "samples-as-rows"
 
 
 def read_metabolite_table(
@@ -110,7 +114,7 @@ def read_metabolite_table(
             "the metabolite table needs an ID column and at least one value", file=path
         )
     if orientation == "auto":
-        orientation = detect_orientation(raw, sample_ids)
+        orientation = detect_orientation(raw, sample_ids, path=path)
     raw = raw.set_index(raw.columns[0])
     raw.index = raw.index.astype(str).str.strip()
     raw.columns = [str(c).strip() for c in raw.columns]

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -388,30 +389,89 @@ def _orientation(
     sample_ids: set[str] | None,
 ) -> Orientation:
     corner = corner.strip().lower()
+    heuristic: Orientation | None = None
+    reason = ""
     if corner in SAMPLE_HEADERS:
-        return "samples-as-rows"
-    if corner in _FEATURE_HEADERS:
-        return "samples-as-columns"
+        heuristic, reason = "samples-as-rows", f"the first header cell {corner!r}"
+    elif corner in _FEATURE_HEADERS:
+        heuristic, reason = "samples-as-columns", f"the first header cell {corner!r}"
+    else:
 
-    def lineage_share(ids: list[str]) -> float:
-        return sum(bool(_as_lineage(i)) for i in ids) / len(ids) if ids else 0.0
+        def lineage_share(ids: list[str]) -> float:
+            return sum(bool(_as_lineage(i)) for i in ids) / len(ids) if ids else 0.0
 
-    rows_lin, cols_lin = lineage_share(row_ids), lineage_share(column_ids)
-    if cols_lin > 0.5 and rows_lin < 0.5:
-        return "samples-as-rows"
-    if rows_lin > 0.5 and cols_lin < 0.5:
-        return "samples-as-columns"
-    if sample_ids:
-        in_rows = len(sample_ids.intersection(row_ids))
-        in_cols = len(sample_ids.intersection(column_ids))
-        if in_rows > in_cols:
-            return "samples-as-rows"
-        if in_cols > in_rows:
-            return "samples-as-columns"
+        rows_lin, cols_lin = lineage_share(row_ids), lineage_share(column_ids)
+        if cols_lin > 0.5 and rows_lin < 0.5:
+            heuristic, reason = "samples-as-rows", "lineages in the header"
+        elif rows_lin > 0.5 and cols_lin < 0.5:
+            heuristic, reason = "samples-as-columns", "lineages in the first column"
+    decided = reconcile_orientation(path, heuristic, reason, row_ids, column_ids, sample_ids)
+    if decided is not None:
+        return decided
     raise InputError(
         f"cannot tell whether samples are rows or columns (first header cell {corner!r}); "
         "name the first column sample_id (samples as rows) or #OTU ID (taxa as rows), or give "
         "the orientation (--orientation samples-as-rows|samples-as-columns)",
+        file=path,
+        line=1,
+    )
+
+
+def reconcile_orientation(
+    path: str,
+    heuristic: Orientation | None,
+    reason: str,
+    row_ids: list[str],
+    column_ids: list[str],
+    sample_ids: Collection[str] | None,
+) -> Orientation | None:
+    """The orientation of a table from its header heuristics and the known sample IDs.
+
+    Sample-ID evidence wins: when the known IDs match the IDs of one axis only (at least half
+    of them), that axis holds the samples, whatever the header suggests. Weaker ID evidence that
+    contradicts the heuristics is an InputError suggesting ``--orientation``; with no heuristic,
+    the axis with more known IDs wins. None when neither decides.
+
+    Parameters
+    ----------
+    path
+        The table, for error messages.
+    heuristic, reason
+        What the header suggests (None: nothing) and why (e.g. "the first header cell 'id'").
+    row_ids, column_ids
+        The first column's IDs and the header's IDs (without the corner cell).
+    sample_ids
+        Known sample IDs (e.g. the clinical sheet's), or None.
+    """
+    by_ids: Orientation | None = None
+    decisive = False
+    in_rows = in_cols = 0
+    if sample_ids:
+        known = set(sample_ids)
+        in_rows = sum(i in known for i in row_ids)
+        in_cols = sum(i in known for i in column_ids)
+        if in_rows != in_cols:
+            by_ids = "samples-as-rows" if in_rows > in_cols else "samples-as-columns"
+            axis = row_ids if in_rows > in_cols else column_ids
+            decisive = min(in_rows, in_cols) == 0 and 2 * max(in_rows, in_cols) >= len(axis)
+    if heuristic is None or by_ids is None or by_ids == heuristic:
+        return heuristic or by_ids
+    if decisive:
+        log.info(
+            "%s: %d of the known sample IDs are the table's %s: reading samples as %s, "
+            "although %s suggests otherwise",
+            path,
+            max(in_rows, in_cols),
+            "row IDs" if by_ids == "samples-as-rows" else "column headers",
+            "rows" if by_ids == "samples-as-rows" else "columns",
+            reason,
+        )
+        return by_ids
+    raise InputError(
+        f"{reason} says samples are {heuristic.removeprefix('samples-as-')}, but more known "
+        f"sample IDs are in the {'first column' if by_ids == 'samples-as-rows' else 'header'} "
+        f"({in_rows} in the first column, {in_cols} in the header); give the orientation "
+        "(--orientation samples-as-rows|samples-as-columns)",
         file=path,
         line=1,
     )

@@ -3,16 +3,22 @@
 FASTQ (plain or compressed) is cut into chunks of whole records and parsed by a numba kernel,
 straight into arrays; FASTA goes through dnaio, unaligned SAM/BAM/CRAM through pysam. Every reader
 yields :class:`ReadBatch` objects, so memory depends on the chunk size and never on the size of
-the file. Format problems, truncated compressed files, empty files and unpaired mates raise
+the file. Format problems, empty files and unpaired mates raise
 :class:`~microbiome.errors.InputError` naming the file and the line (FASTQ) or the record
-(FASTA, SAM/BAM/CRAM).
+(FASTA, SAM/BAM/CRAM); a truncated compressed file names its last complete line, an unreadable
+one the system's reason. One file may hold both mates (:func:`is_interleaved`): an interleaved
+FASTQ/FASTA or a SAM/BAM/CRAM with paired records, read as pairs by
+:func:`read_paired_batches`.
 """
 
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import queue
+import re
+import stat
 import threading
 import zlib
 from collections.abc import Callable, Iterator
@@ -25,6 +31,8 @@ from xopen import xopen
 
 from microbiome.errors import InputError
 from microbiome.io import _kernels
+
+log = logging.getLogger("microbiome")
 
 #: Bytes of FASTQ text parsed per batch (grown automatically for longer records).
 DEFAULT_CHUNK_BYTES = 4 << 20
@@ -94,22 +102,84 @@ def is_alignment_file(path: str | os.PathLike) -> bool:
     return Path(path).name.lower().endswith(ALIGNMENT_SUFFIXES)
 
 
-def _check_readable(path: str) -> None:
-    if not os.path.exists(path):
-        raise InputError("file not found", file=path)
-    if os.path.isdir(path):
+def check_readable(path: str | os.PathLike) -> None:
+    """Raise InputError saying what is wrong if ``path`` cannot be read as a reads file: not
+    found, a dangling symbolic link, a directory, unreadable (the system's reason), or empty."""
+    path = os.fspath(path)
+    try:
+        info = os.stat(path)
+    except FileNotFoundError as exc:
+        if os.path.islink(path):
+            target = os.readlink(path)
+            raise InputError(f"is a dangling symbolic link (to {target})", file=path) from exc
+        raise InputError("file not found", file=path) from exc
+    except OSError as exc:
+        raise InputError(f"cannot be read: {exc.strerror}", file=path) from exc
+    if stat.S_ISDIR(info.st_mode):
         raise InputError("is a directory, not a reads file", file=path)
-    if not os.access(path, os.R_OK):
-        raise InputError("file is not readable (permission denied)", file=path)
-    if os.path.getsize(path) == 0:
+    try:  # O_NONBLOCK: a FIFO opens without waiting for a writer
+        os.close(os.open(path, os.O_RDONLY | os.O_NONBLOCK))
+    except OSError as exc:
+        raise InputError(f"cannot be read: {exc.strerror}", file=path) from exc
+    if stat.S_ISREG(info.st_mode) and info.st_size == 0:
         raise InputError("file is empty", file=path)
 
 
-def _compressed_error(path: str, exc: BaseException, records: int, fastq: bool) -> InputError:
-    where = f"line {4 * records + 1}" if fastq else f"record {records + 1}"
+def stream_break(path: str | os.PathLike) -> int | None:
+    """Complete lines of a compressed (or plain) file before its data break off, or None if it
+    reads to its end. Only for error messages: it decompresses the file again, in small steps,
+    so that the place of a truncation or corruption is exact (gzip) or close (other formats)."""
+    path = os.fspath(path)
+    lines = 0
+    with open(path, "rb") as raw:
+        gzipped = raw.read(2) == b"\x1f\x8b"
+    if gzipped:  # member by member, so that concatenated gzip files are read to their end
+        decompressor = zlib.decompressobj(31)
+        with open(path, "rb") as raw:
+            while chunk := raw.read(1 << 16):
+                while chunk:
+                    if decompressor.eof:
+                        decompressor = zlib.decompressobj(31)
+                    try:
+                        lines += decompressor.decompress(chunk).count(b"\n")
+                    except zlib.error:
+                        return lines
+                    chunk = decompressor.unused_data if decompressor.eof else b""
+        return None if decompressor.eof else lines
+    try:
+        with xopen(path, "rb", threads=0) as f:
+            while block := f.read(1 << 16):
+                lines += block.count(b"\n")
+    except (EOFError, OSError, ValueError, zlib.error):
+        return lines
+    return None
+
+
+def read_error(path: str, exc: BaseException) -> InputError:
+    """The InputError for ``exc``, raised while reading ``path``: the system's reason for an
+    I/O error, else where the compressed data break off (see :func:`stream_break`)."""
+    if isinstance(exc, OSError) and exc.errno is not None:
+        if isinstance(exc, IsADirectoryError):
+            return InputError("is a directory, not a reads file", file=path)
+        return InputError(f"cannot be read: {exc.strerror}", file=path)
+    detail = str(exc) or type(exc).__name__
+    try:
+        lines = stream_break(path)
+    except OSError as again:
+        return InputError(f"cannot be read: {again.strerror or again}", file=path)
+    if lines is None:
+        return InputError(f"cannot be read ({detail})", file=path)
+    if lines == 0:
+        return InputError(
+            f"compressed file is truncated or corrupt: its data break off before the end of "
+            f"the first line ({detail})",
+            file=path,
+        )
     return InputError(
-        f"compressed file is truncated or corrupt (stream ends or breaks near {where}: {exc})",
+        "compressed file is truncated or corrupt: its data break off after this line, the "
+        f"last one complete ({detail})",
         file=path,
+        line=lines,
     )
 
 
@@ -147,9 +217,7 @@ class _FastqChunks:
                     buf[: end - consumed] = buf[consumed:end]
                     start = end - consumed
         except (EOFError, zlib.error, OSError) as exc:
-            if isinstance(exc, FileNotFoundError | PermissionError):
-                raise InputError(str(exc), file=self.path) from exc
-            raise _compressed_error(self.path, exc, self.records, True) from exc
+            raise read_error(self.path, exc) from exc
 
 
 class FastqScratch:
@@ -230,20 +298,99 @@ def records_to_batch(records: list, first_record: int = 0) -> ReadBatch:
 _COMPLEMENT = str.maketrans("ACGTNacgtn", "TGCANtgcan")
 
 
-def _alignment_records(path: str, mate: int | None) -> Iterator[dnaio.SequenceRecord]:
+@dataclass
+class AlignmentSummary:
+    """What reading a SAM/BAM/CRAM found: whether it is aligned, and the records skipped.
+
+    Attributes
+    ----------
+    file : str
+    reference_sequences : int
+        ``@SQ`` lines of the header.
+    records : int
+        Records read (all of them, skipped ones included).
+    mapped : int
+        Primary records mapped to a reference.
+    reversed : int
+        Primary records on the reverse strand, turned back to the orientation sequenced.
+    secondary, supplementary : int
+        Records skipped: secondary (flag 0x100) and supplementary (0x800) alignments.
+    """
+
+    file: str
+    reference_sequences: int = 0
+    records: int = 0
+    mapped: int = 0
+    reversed: int = 0
+    secondary: int = 0
+    supplementary: int = 0
+
+    @property
+    def aligned(self) -> bool:
+        """True for an aligned file: it has @SQ lines or mapped records."""
+        return bool(self.reference_sequences or self.mapped)
+
+    def to_dict(self) -> dict:
+        """JSON-ready counts (the ``alignment`` entry of the stats and QC JSON)."""
+        return {
+            "aligned": self.aligned,
+            "reference_sequences": self.reference_sequences,
+            "records": self.records,
+            "mapped": self.mapped,
+            "reverse_strand_restored": self.reversed,
+            "secondary_skipped": self.secondary,
+            "supplementary_skipped": self.supplementary,
+        }
+
+    def warn(self) -> None:
+        """One warning line for an aligned file (nothing for an unaligned one)."""
+        if not self.aligned:
+            return
+        log.warning(
+            "warning: %s is an aligned SAM/BAM/CRAM (%d @SQ reference sequences, %d mapped "
+            "records), read as unaligned reads: %d secondary and %d supplementary records "
+            "skipped, %d reverse-strand reads turned back to the orientation sequenced",
+            self.file,
+            self.reference_sequences,
+            self.mapped,
+            self.secondary,
+            self.supplementary,
+            self.reversed,
+        )
+
+
+def _alignment_records(
+    path: str, mate: int | None, summary: AlignmentSummary | None = None
+) -> Iterator[dnaio.SequenceRecord]:
     """Records of an unaligned (or aligned) SAM/BAM/CRAM, in the orientation sequenced.
 
     Secondary and supplementary alignments are skipped; reverse-strand records are turned back.
-    ``mate`` (1 or 2) keeps only READ1 or READ2 records of an interleaved file.
+    ``mate`` (1 or 2) keeps only READ1 or READ2 records of an interleaved file. ``summary``, if
+    given, is filled in as the records go by (counts over all records, whatever ``mate``), and
+    an aligned file is logged as a warning when the reading ends.
     """
     import pysam
 
+    report = summary is not None and mate != 2  # once per file, also when read in two passes
+    summary = summary if summary is not None else AlignmentSummary(path)
     save = pysam.set_verbosity(0)
     try:
         with pysam.AlignmentFile(path, check_sq=False) as bam:
+            summary.reference_sequences = len(bam.header.references)
+            sort_order = bam.header.to_dict().get("HD", {}).get("SO")
+            if mate is not None and sort_order == "coordinate":
+                raise InputError(
+                    "a coordinate-sorted BAM/CRAM cannot be read as interleaved mates (mates "
+                    "are apart); group the mates first: samtools collate, or samtools sort -n",
+                    file=path,
+                )
             for index, read in enumerate(bam):
+                summary.records += 1
                 if read.is_secondary or read.is_supplementary:
+                    summary.secondary += read.is_secondary
+                    summary.supplementary += read.is_supplementary and not read.is_secondary
                     continue
+                summary.mapped += not read.is_unmapped
                 if mate == 1 and not read.is_read1 or mate == 2 and not read.is_read2:
                     continue
                 seq = read.query_sequence
@@ -256,6 +403,7 @@ def _alignment_records(path: str, mate: int | None) -> Iterator[dnaio.SequenceRe
                     pysam.qualities_to_qualitystring(quals) if quals is not None else "I" * len(seq)
                 )
                 if read.is_reverse:
+                    summary.reversed += 1
                     seq = seq[::-1].translate(_COMPLEMENT)
                     qual = qual[::-1]
                 yield dnaio.SequenceRecord(
@@ -263,6 +411,8 @@ def _alignment_records(path: str, mate: int | None) -> Iterator[dnaio.SequenceRe
                 )
     finally:
         pysam.set_verbosity(save)
+    if report:
+        summary.warn()
 
 
 def alignment_file_is_paired(path: str | os.PathLike, probe: int = 1000) -> bool:
@@ -270,7 +420,7 @@ def alignment_file_is_paired(path: str | os.PathLike, probe: int = 1000) -> bool
     import pysam
 
     path = os.fspath(path)
-    _check_readable(path)
+    check_readable(path)
     save = pysam.set_verbosity(0)
     try:
         with pysam.AlignmentFile(path, check_sq=False) as bam:
@@ -281,12 +431,130 @@ def alignment_file_is_paired(path: str | os.PathLike, probe: int = 1000) -> bool
         pysam.set_verbosity(save)
 
 
-def _record_batches(path: str, batch_records: int, mate: int | None) -> Iterator[ReadBatch]:
+#: Decompressed bytes (FASTQ) and records (FASTA) looked at to tell whether a file is interleaved.
+INTERLEAVE_PROBE_BYTES = 64 << 10
+INTERLEAVE_PROBE_RECORDS = 200
+
+_ILLUMINA_MATE = re.compile(r"([12]):[YN]:")
+
+
+def _mate_of(name: str) -> tuple[str, int | None]:
+    """(read ID, mate 1 or 2 or None) of a read name: a ``/1`` ``/2`` suffix of the ID, or an
+    Illumina ``1:N:...`` ``2:N:...`` comment."""
+    parts = name.split(maxsplit=1)
+    rid = parts[0] if parts else ""
+    if len(rid) >= 2 and rid[-2] == "/" and rid[-1] in "12":
+        return rid[:-2], int(rid[-1])
+    if len(parts) > 1 and (match := _ILLUMINA_MATE.match(parts[1])):
+        return rid, int(match.group(1))
+    return rid, None
+
+
+def is_interleaved(path: str | os.PathLike) -> bool:
+    """True if one reads file holds both mates of a paired-end run, mate 1 then mate 2.
+
+    A SAM/BAM/CRAM is interleaved when its records carry the paired flag. A FASTQ/FASTA file is
+    when its first records (``INTERLEAVE_PROBE_RECORDS``, within ``INTERLEAVE_PROBE_BYTES``)
+    come in pairs of the same read ID and every pair is marked mate 1 then mate 2 (``/1``
+    ``/2`` suffixes or Illumina ``1:N:`` ``2:N:`` comments), or, unmarked, when the pairs share
+    their names while different pairs have different ones. A read error raises InputError.
+    """
+    path = os.fspath(path)
+    if is_alignment_file(path):
+        return alignment_file_is_paired(path)
+    batches = read_batches(
+        path, chunk_bytes=INTERLEAVE_PROBE_BYTES, batch_records=INTERLEAVE_PROBE_RECORDS
+    )
+    try:
+        batch = next(batches, None)
+    finally:
+        batches.close()
+    if batch is None:
+        return False
+    n = min(len(batch), INTERLEAVE_PROBE_RECORDS) // 2 * 2
+    mates = [_mate_of(batch.name(i)) for i in range(n)]
+    pairs = list(zip(mates[0::2], mates[1::2], strict=True))
+    if not pairs or any(a[0] != b[0] for a, b in pairs):
+        return False
+    if all(a[1] == 1 and b[1] == 2 for a, b in pairs):
+        return True
+    unmarked = all(a[1] is None and b[1] is None for a, b in pairs)
+    return unmarked and len({a[0] for a, _ in pairs}) > 1
+
+
+def is_paired(path1: str | os.PathLike, path2: str | os.PathLike | None = None) -> bool:
+    """True for a paired-end sample: two files, or one interleaved file (:func:`is_interleaved`,
+    logged, since it is read as pairs)."""
+    if path2 is not None:
+        return True
+    if is_interleaved(path1):
+        log.info("%s: interleaved paired-end reads (mates alternate): read as pairs", path1)
+        return True
+    return False
+
+
+def _gather(data: np.ndarray, offsets: np.ndarray, index: np.ndarray):
+    """The records ``index`` of flat ``data`` with ``offsets``, vectorised: (their data, their
+    offsets, the positions taken from ``data``, to take qualities alike)."""
+    starts = offsets[index]
+    lengths = offsets[index + 1] - starts
+    new = np.zeros(index.shape[0] + 1, dtype=np.int64)
+    np.cumsum(lengths, out=new[1:])
+    positions = np.repeat(starts - new[:-1], lengths) + np.arange(new[-1], dtype=np.int64)
+    return data[positions], new, positions
+
+
+def _take(batch: ReadBatch, index: np.ndarray, first_record: int) -> ReadBatch:
+    """A new batch of the reads ``index`` of ``batch``."""
+    seq, offsets, positions = _gather(batch.seq, batch.offsets, index)
+    names, name_offsets, _ = _gather(batch.name_data, batch.name_offsets, index)
+    qual = None if batch.qual is None else batch.qual[positions]
+    return ReadBatch(seq, qual, offsets, names, name_offsets, first_record)
+
+
+def _concat(a: ReadBatch, b: ReadBatch) -> ReadBatch:
+    """The reads of ``a`` then ``b`` in one batch."""
+    return ReadBatch(
+        np.concatenate([a.seq, b.seq]),
+        None if a.qual is None or b.qual is None else np.concatenate([a.qual, b.qual]),
+        np.concatenate([a.offsets, b.offsets[1:] + a.offsets[-1]]),
+        np.concatenate([a.name_data, b.name_data]),
+        np.concatenate([a.name_offsets, b.name_offsets[1:] + a.name_offsets[-1]]),
+        a.first_record,
+    )
+
+
+def _deinterleave(batches: Iterator[ReadBatch], path: str) -> Iterator[tuple[ReadBatch, ReadBatch]]:
+    """(mate 1, mate 2) batches of an interleaved stream: even and odd records; a batch's
+    ``first_record`` is then the index of its first pair."""
+    carry: ReadBatch | None = None
+    for batch in batches:
+        if carry is not None:
+            batch, carry = _concat(carry, batch), None
+        n = len(batch)
+        if n % 2:
+            carry, batch = batch.slice(n - 1, n), batch.slice(0, n - 1)
+        if len(batch) == 0:
+            continue
+        even = np.arange(0, len(batch), 2)
+        first = batch.first_record // 2
+        yield _take(batch, even, first), _take(batch, even + 1, first)
+    if carry is not None:
+        raise InputError(
+            f"interleaved paired-end reads end with a read without its mate: record "
+            f"{carry.first_record + 1} ({carry.name(0)}) is the last (an odd number of records)",
+            file=path,
+        )
+
+
+def _record_batches(
+    path: str, batch_records: int, mate: int | None, alignment: AlignmentSummary | None = None
+) -> Iterator[ReadBatch]:
     """FASTA through dnaio, SAM/BAM/CRAM through pysam, batched."""
     first = 0
     try:
         if is_alignment_file(path):
-            records = _alignment_records(path, mate)
+            records = _alignment_records(path, mate, alignment)
         else:
             records = iter(dnaio.open(path))
         while batch := list(itertools.islice(records, batch_records)):
@@ -296,8 +564,10 @@ def _record_batches(path: str, batch_records: int, mate: int | None) -> Iterator
         line = exc.line + 1 if exc.line is not None else None
         raise InputError(exc.message, file=path, line=line) from exc
     except (EOFError, zlib.error) as exc:
-        raise _compressed_error(path, exc, first, False) from exc
+        raise read_error(path, exc) from exc
     except (OSError, ValueError) as exc:
+        if isinstance(exc, OSError) and not is_alignment_file(path):
+            raise read_error(path, exc) from exc
         raise InputError(f"cannot read reads: {exc}", file=path) from exc
 
 
@@ -306,10 +576,10 @@ def _sniff(path: str) -> str:
     if is_alignment_file(path):
         return "alignment"
     try:
-        with xopen(path, "rb") as f:
+        with xopen(path, "rb", threads=0) as f:  # one byte: no decompression thread
             first = f.read(1)
     except (EOFError, zlib.error, OSError) as exc:
-        raise _compressed_error(path, exc, 0, True) from exc
+        raise read_error(path, exc) from exc
     if first == b"@":
         return "fastq"
     if first in (b">", b"#"):
@@ -330,6 +600,7 @@ def read_batches(
     batch_records: int = DEFAULT_BATCH_RECORDS,
     open_threads: int = 0,
     mate: int | None = None,
+    alignment: AlignmentSummary | None = None,
 ) -> Iterator[ReadBatch]:
     """Yield the reads of one file in batches.
 
@@ -345,14 +616,17 @@ def read_batches(
         Extra threads for decompression (dnaio/xopen).
     mate
         For an interleaved SAM/BAM/CRAM: 1 or 2 keeps only that mate.
+    alignment
+        For a SAM/BAM/CRAM: filled in with what the reading found (aligned or not, records
+        skipped); an aligned file is also logged as a warning when its reading ends.
     """
     path = os.fspath(path)
-    _check_readable(path)
+    check_readable(path)
     kind = _sniff(path)
     if kind == "fastq":
         batches: Iterator[ReadBatch] = iter(_FastqChunks(path, chunk_bytes, open_threads))
     else:
-        batches = _record_batches(path, batch_records, mate)
+        batches = _record_batches(path, batch_records, mate, alignment)
     empty = True
     for batch in batches:
         if len(batch):
@@ -438,23 +712,30 @@ def read_paired_batches(
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     threads: int = 1,
     each: tuple[Callable[[ReadBatch], object], Callable[[ReadBatch], object]] | None = None,
+    alignment: AlignmentSummary | None = None,
 ) -> Iterator[tuple[ReadBatch, ReadBatch]]:
     """Yield matching batches of the two mates of a paired-end sample.
 
-    ``path2`` None means an interleaved SAM/BAM/CRAM in ``path1``. Record counts must agree and
+    ``path2`` None means an interleaved file in ``path1`` (:func:`is_interleaved`): a
+    SAM/BAM/CRAM whose READ1 and READ2 records are read apart, or a FASTQ/FASTA whose records
+    alternate, mate 1 then mate 2. Record counts must agree and
     every pair of read IDs must match (``/1`` ``/2`` suffixes and Illumina ``1:N:0`` comments are
     understood); the first mismatch raises an InputError naming the line and both reads.
     With ``threads`` > 1 both files are read and parsed in background threads; ``each`` gives a
     function per mate called on every batch of that mate as it is read (in those threads).
+    ``alignment`` is filled in for a SAM/BAM/CRAM in ``path1`` (see :func:`read_batches`).
     """
     path1 = os.fspath(path1)
     path2 = os.fspath(path2) if path2 is not None else None
     opts = {"chunk_bytes": chunk_bytes, "open_threads": 1 if threads > 1 else 0}
+    if path2 is None and not is_alignment_file(path1):
+        yield from _interleaved_batches(path1, opts, threads, each)
+        return
     if path2 is None:
-        left = read_batches(path1, mate=1, **opts)
+        left = read_batches(path1, mate=1, alignment=alignment, **opts)
         right = read_batches(path1, mate=2, **opts)
     else:
-        left = read_batches(path1, **opts)
+        left = read_batches(path1, alignment=alignment, **opts)
         right = read_batches(path2, **opts)
     if each is not None:
         left, right = _tap(left, each[0]), _tap(right, each[1])
@@ -463,6 +744,36 @@ def read_paired_batches(
     label2 = path2 if path2 is not None else path1
     for b1, b2 in _rebatch(left, right, path1, label2):
         check_mates(b1, b2, path1, label2, interleaved=path2 is None)
+        yield b1, b2
+
+
+def _interleaved_batches(
+    path: str,
+    opts: dict,
+    threads: int,
+    each: tuple[Callable[[ReadBatch], object], Callable[[ReadBatch], object]] | None,
+) -> Iterator[tuple[ReadBatch, ReadBatch]]:
+    """Pairs of batches of an interleaved FASTQ/FASTA, checked to pair; read, split and passed
+    to ``each`` in a background thread when ``threads`` > 1."""
+
+    def pairs() -> Iterator[tuple[ReadBatch, ReadBatch]]:
+        for b1, b2 in _deinterleave(read_batches(path, **opts), path):
+            if each is not None:
+                each[0](b1)
+                each[1](b2)
+            yield b1, b2
+
+    for b1, b2 in prefetch(pairs()) if threads > 1 else pairs():
+        bad = _kernels.first_unpaired(b1.name_data, b1.name_offsets, b2.name_data, b2.name_offsets)
+        if bad >= 0:
+            record = 2 * (b2.first_record + bad) + 1  # 0-based, in the file
+            where = {"line": 4 * record + 1} if b2.qual is not None else {}
+            raise InputError(
+                f"read '{b2.name(bad)}' does not pair with read '{b1.name(bad)}' before it "
+                f"(interleaved reads hold mate 1 then mate 2 of each pair; record {record + 1})",
+                file=path,
+                **where,
+            )
         yield b1, b2
 
 

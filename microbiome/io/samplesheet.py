@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING
 import jsonschema
 
 from microbiome.config import load_schema
-from microbiome.errors import ConfigError, MicrobiomeError, ValidationErrors
-from microbiome.io.reads import alignment_file_is_paired, is_alignment_file
+from microbiome.errors import ConfigError, InputError, MicrobiomeError, ValidationErrors
+from microbiome.io.reads import check_readable, is_alignment_file, is_interleaved
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -111,14 +111,10 @@ def _read_rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
 
 
 def _file_problem(path: Path) -> str | None:
-    if not path.exists():
-        return f"file not found: {path}"
-    if path.is_dir():
-        return f"is a directory, not a reads file: {path}"
-    if not os.access(path, os.R_OK):
-        return f"file is not readable (permission denied): {path}"
-    if path.stat().st_size == 0:
-        return f"file is empty: {path}"
+    try:
+        check_readable(path)
+    except InputError as exc:
+        return f"{exc.message}: {path}"
     return None
 
 
@@ -126,7 +122,9 @@ def load_sample_sheet(path: str | os.PathLike, *, check_files: bool = True) -> p
     """Read and validate a sample sheet.
 
     Returns a DataFrame indexed by ``sample_id`` with ``fastq_1``/``fastq_2`` as absolute paths
-    (``fastq_2`` is "" for single-end samples), a ``layout`` column ('paired' or 'single'), a
+    (``fastq_2`` is "" for single-end samples), a ``layout`` column ('paired' or 'single'; an
+    interleaved ``fastq_1`` without ``fastq_2`` is 'paired', see
+    :func:`~microbiome.io.reads.is_interleaved`), a
     ``line`` column (line of the sheet) and every other column as text.
 
     Raises ValidationErrors listing every problem: missing columns, malformed or duplicate sample
@@ -200,9 +198,9 @@ def load_sample_sheet(path: str | os.PathLike, *, check_files: bool = True) -> p
                 "fastq_2",
             )
         layout = "paired" if resolved["fastq_2"] else "single"
-        if check_files and not resolved["fastq_2"] and is_alignment_file(resolved["fastq_1"]):
+        if check_files and not resolved["fastq_2"] and not _file_problem(Path(resolved["fastq_1"])):
             try:
-                if alignment_file_is_paired(resolved["fastq_1"]):
+                if is_interleaved(resolved["fastq_1"]):
                     layout = "paired"
             except MicrobiomeError as exc:
                 problem(exc.message, line, "fastq_1")

@@ -33,7 +33,14 @@ import numpy as np
 
 from microbiome.errors import ConfigError
 from microbiome.io.atomic import atomic_path
-from microbiome.io.reads import ReadBatch, read_batches, read_paired_batches
+from microbiome.io.reads import (
+    AlignmentSummary,
+    ReadBatch,
+    is_alignment_file,
+    is_paired,
+    read_batches,
+    read_paired_batches,
+)
 from microbiome.kmer.encoding import batch_minimizers
 from microbiome.profile import _kernels
 from microbiome.profile.database import DEFAULT_MIN_HIT_GROUPS, Database, load_database
@@ -301,6 +308,8 @@ def classify_reads(
         A loaded :class:`~microbiome.profile.database.Database` or the path of one.
     reads1, reads2
         FASTQ/FASTA (any compression) or SAM/BAM/CRAM; ``reads2`` the mate file of paired reads.
+        Without ``reads2``, an interleaved ``reads1`` is read as pairs (see
+        :func:`microbiome.io.reads.is_interleaved`).
     threads
         Worker threads (each batch is split among them).
     confidence
@@ -324,16 +333,20 @@ def classify_reads(
     started = time.monotonic()
     db = database if isinstance(database, Database) else load_database(database)
     taxids = db.taxonomy.taxids
-    paired = reads2 is not None
+    paired = is_paired(reads1, reads2)
+    alignment = AlignmentSummary(os.fspath(reads1)) if is_alignment_file(reads1) else None
     if paired:
         source: Iterator[tuple[ReadBatch, ...]] = read_paired_batches(
-            reads1, reads2, threads=threads, chunk_bytes=CHUNK_BYTES
+            reads1, reads2, threads=threads, chunk_bytes=CHUNK_BYTES, alignment=alignment
         )
     else:
         source = (
             (b,)
             for b in read_batches(
-                reads1, chunk_bytes=CHUNK_BYTES, open_threads=1 if threads > 1 else 0
+                reads1,
+                chunk_bytes=CHUNK_BYTES,
+                open_threads=1 if threads > 1 else 0,
+                alignment=alignment,
             )
         )
     counts = np.zeros(len(taxids) + 1, dtype=np.int64)  # slot 0: unclassified

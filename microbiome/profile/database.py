@@ -9,13 +9,15 @@ Where a sequence's taxid comes from, first match wins:
 
 1. ``kraken:taxid|N`` in its FASTA header;
 2. ``/db_xref="taxon:N"`` of the source feature of a GenBank record;
-3. the ``seqid2taxid`` table, by sequence ID (first word of the header, with or without its
+3. the ``seqid2taxid`` table, by file-qualified ID (``<file name>:<seqid>``, see
+   :func:`qualified_id`), by sequence ID (first word of the header, with or without its
    ``.version``), then by file name (with or without ``.gz`` and the FASTA/GenBank extension);
 4. with a GTDB taxonomy, the lineage of an accession that is the sequence ID or starts the file
    name (``GCF_000005845.2_genomic.fna.gz``).
 
 A sequence without a taxid, or whose taxid is not in the taxonomy, is an InputError naming it:
-no sequence is dropped silently.
+no sequence is dropped silently. So is a sequence ID used twice, within a file or in two files,
+unless ``rename_duplicates`` makes IDs in different files unique by their file names.
 
 A *genome* is the sequences of one file with one taxid. The build summary gives per genome its
 sequences, bases, distinct minimizers and the minimizers found in no other genome.
@@ -263,6 +265,12 @@ def read_seqid2taxid(path: str | os.PathLike) -> dict[str, int]:
     return mapping
 
 
+def qualified_id(file: str, seqid: str) -> str:
+    """A sequence ID made unique by its file: ``<file name without extensions>:<seqid>``
+    (what ``rename_duplicates`` renames a duplicated ID to, and a seqid2taxid key for it)."""
+    return f"{_strip_suffixes(os.path.basename(file))}:{seqid}"
+
+
 class _TaxidResolver:
     """Finds the taxid of a reference sequence (see the module docstring for the order)."""
 
@@ -271,25 +279,89 @@ class _TaxidResolver:
         self.accessions = accessions
 
     def __call__(self, file: str, header: str, given: int | None = None) -> int | None:
+        return self.source(file, header, given)[0]
+
+    def source(self, file: str, header: str, given: int | None = None) -> tuple[int | None, str]:
+        """(taxid or None, where it came from: 'header', 'genbank', 'qualified', 'seqid' (the
+        table or a GTDB accession by sequence ID), 'file' (by file name) or 'none')."""
         match = _KRAKEN_TAXID.search(header)
         if match:
-            return int(match.group(1))
+            return int(match.group(1)), "header"
         if given is not None:
-            return given
+            return given, "genbank"
         seqid = header.split(maxsplit=1)[0] if header.strip() else ""
         base = os.path.basename(file)
-        for key in (seqid, seqid.split(".")[0], base, _strip_suffixes(base)):
+        keys = (
+            (qualified_id(file, seqid), "qualified"),
+            (seqid, "seqid"),
+            (seqid.split(".")[0], "seqid"),
+            (base, "file"),
+            (_strip_suffixes(base), "file"),
+        )
+        for key, source in keys:
             if key and key in self.table:
-                return self.table[key]
+                return self.table[key], source
         if self.accessions:
             if seqid in self.accessions:
-                return self.accessions[seqid]
+                return self.accessions[seqid], "seqid"
             match = re.match(r"((?:RS_|GB_)?GC[AF]_\d+\.\d+)", base)
             if match:
                 for key in (match.group(1), "RS_" + match.group(1), "GB_" + match.group(1)):
                     if key in self.accessions:
-                        return self.accessions[key]
-        return None
+                        return self.accessions[key], "file"
+        return None, "none"
+
+
+class _SequenceIds:
+    """Sequence IDs seen so far: a duplicate is an InputError naming both places, or (with
+    ``rename``) an ID made unique by its file, recorded in ``renamed``.
+
+    A duplicate within one file cannot be made unique by the file's name and stays an error; so
+    does a duplicated ID whose taxid came from the seqid2taxid table (or a GTDB accession) by
+    that bare ID (it cannot say which file's sequence it meant).
+    """
+
+    def __init__(self, rename: bool):
+        self.rename = rename
+        self.first: dict[str, tuple[str, int, str]] = {}  # seqid -> (file, record, source)
+        self.renamed: list[dict] = []
+        self._done: set[tuple[str, str]] = set()
+
+    def add(self, seqid: str, file: str, record: int, source: str) -> str:
+        """Register one sequence; returns its (possibly renamed) ID."""
+        if seqid not in self.first:
+            self.first[seqid] = (file, record, source)
+            return seqid
+        first_file, first_record, first_source = self.first[seqid]
+        where = f"record {first_record} of {first_file}"
+        if first_file == file:
+            raise InputError(
+                f"record {record}: duplicate sequence ID '{seqid}' (also {where}); IDs must be "
+                "unique within a file",
+                file=file,
+            )
+        if not self.rename:
+            raise InputError(
+                f"record {record}: duplicate sequence ID '{seqid}' (also {where}); give every "
+                "sequence its own ID, or make them unique by file with --rename-duplicates",
+                file=file,
+            )
+        if "seqid" in (source, first_source):
+            raise InputError(
+                f"record {record}: sequence ID '{seqid}' is also {where}, and its taxid is "
+                "looked up by that ID (sequence-to-taxid table or GTDB accession), which names "
+                "both: key the table by file name or by the renamed IDs "
+                f"('{qualified_id(file, seqid)}')",
+                file=file,
+            )
+        for f, r in ((first_file, first_record), (file, record)):
+            if (f, seqid) not in self._done:
+                self._done.add((f, seqid))
+                self.renamed.append(
+                    {"file": os.path.basename(f), "record": r, "seqid": seqid,
+                     "renamed": qualified_id(f, seqid)}
+                )  # fmt: skip
+        return qualified_id(file, seqid)
 
 
 # --- reading references ------------------------------------------------------------------------
@@ -443,6 +515,7 @@ def build_database(
     threads: int = 2,
     read_length: int = DEFAULT_READ_LENGTH,
     step: int | None = None,
+    rename_duplicates: bool = False,
 ) -> dict:
     """Build a profiling database from reference sequences into the file ``out``.
 
@@ -469,6 +542,10 @@ def build_database(
     step
         Distance between window starts (default ``read_length // 10``; Bracken uses 1, which
         is ten times slower and changes the fractions by well under a percent point).
+    rename_duplicates
+        A sequence ID in more than one file is an InputError naming both files and records,
+        unless this is set: then each is renamed ``<file name>:<ID>`` (:func:`qualified_id`,
+        also a seqid2taxid key), logged and listed in the header's ``renamed_sequence_ids``.
 
     Returns
     -------
@@ -502,13 +579,15 @@ def build_database(
     genome_paths: list[str] = []
     progress = _Progress()
     total_bases = 0
+    ids = _SequenceIds(rename_duplicates)
     with ThreadPoolExecutor(max_workers=threads) as pool:
         for file in files:
             groups: dict[int, dict] = {}
             parts: dict[int, list] = {}
-            for header, seq, given in _records(file):
+            for record, (header, seq, given) in enumerate(_records(file), 1):
                 seqid = header.split(maxsplit=1)[0] if header.strip() else "(no name)"
-                taxid = resolve(file, header, given)
+                taxid, source = resolve.source(file, header, given)
+                seqid = ids.add(seqid, file, record, source)
                 if taxid is None:
                     raise InputError(
                         f"sequence '{seqid}' has no taxid (no kraken:taxid|N in its header, no "
@@ -554,6 +633,12 @@ def build_database(
             if not groups:
                 raise InputError("file holds no sequence", file=file)
     table.merge()
+    if ids.renamed:
+        log.info(
+            "renamed %d sequence IDs that occur in more than one file: %s",
+            len(ids.renamed),
+            ", ".join(f"{r['seqid']} in {r['file']} -> {r['renamed']}" for r in ids.renamed),
+        )
     if table.keys.shape[0] == 0:
         raise InputError(
             f"no reference sequence has {k + w - 1} or more valid bases", file=", ".join(files)
@@ -671,6 +756,7 @@ def build_database(
         "sources": [os.path.basename(f) for f in files],
         "bases": total_bases,
         "genomes": genomes,
+        "renamed_sequence_ids": ids.renamed,
         "taxon_summary": taxa,
         "kmer_distribution": {
             "read_length": read_length,
@@ -848,6 +934,10 @@ def summary_table(header: dict) -> str:
             f"{t['taxid']}\t{t['rank']}\t{t['name']}\t{t['genomes']}\t"
             f"{t['sequences']}\t{t['length']}\t{t['minimizers_assigned']}"
         )
+    if header.get("renamed_sequence_ids"):
+        lines += ["# renamed sequence IDs", "file\trecord\tseqid\trenamed"]
+        for r in header["renamed_sequence_ids"]:
+            lines.append(f"{r['file']}\t{r['record']}\t{r['seqid']}\t{r['renamed']}")
     return "\n".join(lines) + "\n"
 
 

@@ -19,6 +19,7 @@ import logging
 import multiprocessing
 import os
 import tempfile
+import zlib
 from collections import deque
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -34,13 +35,18 @@ from microbiome import __version__
 from microbiome.errors import ConfigError, InputError
 from microbiome.io.atomic import atomic_path
 from microbiome.io.reads import (
+    AlignmentSummary,
     FastqScratch,
     ReadBatch,
     check_mates,
+    check_readable,
     is_alignment_file,
+    is_paired,
     parse_fastq_chunk,
     read_batches,
+    read_error,
     read_paired_batches,
+    stream_break,
 )
 from microbiome.kmer._kernels import ENCODE_TABLE
 from microbiome.qc import _kernels, bowtie2
@@ -125,6 +131,8 @@ class _Plan:
     paired: bool
     path1: str
     path2: str
+    #: Both mates from one FASTQ, alternating: error lines count records of both mates.
+    interleaved: bool = False
 
 
 @dataclass
@@ -287,7 +295,7 @@ def process_chunk(plan: _Plan, data1: bytes, data2: bytes | None, dedup: bool) -
     counts = Counts()
     before = []
     for batch, path, mate in zip(raw, paths, ("R1", "R2") if plan.paired else ("SE",), strict=True):
-        stats = ReadStats(path, mate=mate)
+        stats = ReadStats(path, mate=mate, interleaved=plan.interleaved)
         stats.add(batch)
         before.append(stats)
         counts.reads_in += len(batch)
@@ -385,11 +393,17 @@ def _fastq_chunks(
             f"{exc.message.rstrip('.')} (paired files must have the same number of records)",
             file=path2 or path1,
         ) from exc
-    except (EOFError, OSError) as exc:
-        raise InputError(
-            f"compressed file is truncated or corrupt ({exc})",
-            file=path1 if path2 is None else f"{path1} or {path2}",
-        ) from exc
+    except (EOFError, OSError, zlib.error) as exc:
+        raise _read_error(exc, path1, path2) from exc
+
+
+def _read_error(exc: BaseException, path1: str, path2: str | None) -> InputError:
+    """What went wrong reading one of the mates (the one whose data break off, if one does)."""
+    if path2 is not None and (not isinstance(exc, OSError) or exc.errno is None):
+        for path in (path1, path2):
+            if stream_break(path) is not None:
+                return read_error(path, exc)
+    return read_error(path1, exc)
 
 
 def _batch_fastq(batch: ReadBatch) -> bytes:
@@ -397,14 +411,18 @@ def _batch_fastq(batch: ReadBatch) -> bytes:
 
 
 def _converted_chunks(
-    path1: str, path2: str | None, paired: bool
+    path1: str, path2: str | None, paired: bool, alignment: AlignmentSummary | None = None
 ) -> Iterator[tuple[bytes, bytes | None]]:
-    """Chunks of FASTQ text made from a SAM/BAM/CRAM (single-end or interleaved mates)."""
+    """Chunks of FASTQ text made from a SAM/BAM/CRAM (single-end or interleaved mates) or from
+    an interleaved FASTQ (mates split); ``alignment`` is filled in with what the reading of a
+    SAM/BAM/CRAM found (records skipped)."""
     if paired:
-        for b1, b2 in read_paired_batches(path1, path2, chunk_bytes=CHUNK_BYTES):
+        for b1, b2 in read_paired_batches(
+            path1, path2, chunk_bytes=CHUNK_BYTES, alignment=alignment
+        ):
             yield _batch_fastq(b1), _batch_fastq(b2)
     else:
-        for batch in read_batches(path1):
+        for batch in read_batches(path1, alignment=alignment):
             yield _batch_fastq(batch), None
 
 
@@ -425,6 +443,8 @@ class QCResult:
     after: list[ReadStats]
     outputs: dict[str, str]
     engine: str = "cutadapt"
+    #: For SAM/BAM/CRAM input: :meth:`AlignmentSummary.to_dict` (aligned, records skipped).
+    alignment: dict | None = None
 
     def to_dict(self) -> dict:
         c = self.counts
@@ -461,7 +481,7 @@ class QCResult:
             "before": [s.to_dict() for s in self.before],
             "after": [s.to_dict() for s in self.after],
             "outputs": self.outputs,
-        }
+        } | ({"alignment": self.alignment} if self.alignment is not None else {})
 
 
 def output_names(sample_id: str, paired: bool, keep_singletons: bool) -> dict[str, str]:
@@ -493,10 +513,7 @@ def run_qc(
     path1 = os.fspath(reads1)
     path2 = os.fspath(reads2) if reads2 is not None else None
     for path in filter(None, (path1, path2)):
-        if not os.path.exists(path):
-            raise InputError("file not found", file=path)
-        if os.path.getsize(path) == 0:
-            raise InputError("file is empty", file=path)
+        check_readable(path)
     bowtie2_index = None
     host = None
     if host_index is not None and settings.host_method == "bowtie2":
@@ -505,15 +522,17 @@ def run_qc(
     elif host_index is not None:
         host = load_host_index(host_index)
     alignment = is_alignment_file(path1)
-    if alignment:
-        from microbiome.io.reads import alignment_file_is_paired
-
-        paired = path2 is not None or alignment_file_is_paired(path1)
-    else:
-        paired = path2 is not None
+    if not alignment:
         _require_fastq(path1)
         if path2:
             _require_fastq(path2)
+    paired = is_paired(path1, path2)
+    if paired and path2 is None and not alignment and settings.engine == "fastp":
+        raise ConfigError(
+            "qc.engine fastp: interleaved FASTQ is not supported; give the mates as two files, "
+            "or use the cutadapt engine",
+            file=path1,
+        )
     adapters = choose_adapters(settings.adapters, path1)
     outdir = Path(outdir)
     with ExitStack() as stack:
@@ -623,6 +642,7 @@ def _qc_files(
     """Run the chunked pipeline over the files; ``trim`` False skips the 3' trimming."""
     work_settings = settings if trim else replace(settings, quality_cutoff=0)
     work_adapters = adapters if trim else AdapterChoice("none", (), (), "trimmed by fastp", {})
+    interleaved = paired and path2 is None
     plan = _Plan(
         work_settings,
         work_adapters,
@@ -630,11 +650,13 @@ def _qc_files(
         paired,
         path1,
         path2 or path1,
+        interleaved and not alignment,
     )
     names = output_names(sample_id, paired, settings.keep_singletons)
+    summary = AlignmentSummary(path1) if alignment else None
     chunks = (
-        _converted_chunks(path1, path2, paired)
-        if alignment
+        _converted_chunks(path1, path2, paired, summary)
+        if alignment or interleaved
         else _fastq_chunks(path1, path2, threads)
     )
 
@@ -674,15 +696,16 @@ def _qc_files(
         before,
         after,
         {k: str(outdir / v) for k, v in names.items()},
+        alignment=summary.to_dict() if summary is not None else None,
     )
 
 
 def _require_fastq(path: str) -> None:
     try:
-        with xopen(path, "rb") as f:
+        with xopen(path, "rb", threads=0) as f:  # one byte: no decompression thread
             first = f.read(1)
-    except (EOFError, OSError) as exc:
-        raise InputError(f"compressed file is truncated or corrupt ({exc})", file=path) from exc
+    except (EOFError, OSError, zlib.error) as exc:
+        raise read_error(path, exc) from exc
     if first != b"@":
         what = "FASTA has no qualities to trim on" if first == b">" else "not a FASTQ file"
         raise InputError(f"QC needs FASTQ (or unaligned BAM/CRAM) reads: {what}", file=path, line=1)
@@ -714,6 +737,7 @@ def _run_chunks(plan: _Plan, chunks, threads: int) -> Iterator[_ChunkResult]:
     dedup = plan.settings.dedup
     records = 0  # records of one mate in the chunks done, to turn chunk lines into file lines
     mates = 2 if plan.paired else 1
+    lines_per_record = 8 if plan.interleaved else 4  # a pair is 8 lines of an interleaved file
 
     def shifted(get):
         nonlocal records
@@ -721,7 +745,7 @@ def _run_chunks(plan: _Plan, chunks, threads: int) -> Iterator[_ChunkResult]:
             result = get()
         except InputError as exc:
             if exc.line is not None:
-                exc.line += 4 * records
+                exc.line += lines_per_record * records
             raise
         records += result.counts.reads_in // mates
         return result

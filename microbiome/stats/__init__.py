@@ -19,9 +19,10 @@ from microbiome import __version__
 from microbiome.errors import InputError
 from microbiome.io.reads import (
     DEFAULT_CHUNK_BYTES,
+    AlignmentSummary,
     ReadBatch,
-    alignment_file_is_paired,
     is_alignment_file,
+    is_paired,
     prefetch,
     read_batches,
     read_paired_batches,
@@ -64,6 +65,11 @@ class ReadStats:
     qual_hist: np.ndarray = field(default_factory=lambda: np.zeros(N_QUAL, dtype=np.int64))
     read_qual_hist: np.ndarray = field(default_factory=lambda: np.zeros(N_QUAL, dtype=np.int64))
     has_qualities: bool = True
+    #: For a SAM/BAM/CRAM (first mate): :meth:`AlignmentSummary.to_dict` of its reading.
+    alignment: dict | None = None
+    #: One mate of an interleaved FASTQ/FASTA: record ``i`` of a batch is record ``2 i`` (R1)
+    #: or ``2 i + 1`` (R2) of the file, for the lines of error messages.
+    interleaved: bool = False
 
     def add(self, batch: ReadBatch) -> None:
         """Add one batch; raises InputError on a non-letter base or an out-of-range quality."""
@@ -109,6 +115,8 @@ class ReadStats:
 
     def _bad(self, batch: ReadBatch, read: int, line_in_record: int, message: str) -> None:
         index = batch.first_record + read
+        if self.interleaved:
+            index = 2 * index + (self.mate == "R2")
         if batch.qual is not None and not is_alignment_file(self.file):
             raise InputError(message, file=self.file, line=4 * index + line_in_record)
         raise InputError(f"record {index + 1} ({batch.name(read)}): {message}", file=self.file)
@@ -157,6 +165,8 @@ class ReadStats:
         if self.has_qualities:
             out["quality_histogram"] = _trim_hist(self.qual_hist)
             out["read_mean_quality_histogram"] = _trim_hist(self.read_qual_hist)
+        if self.alignment is not None:
+            out["alignment"] = self.alignment
         return out
 
 
@@ -208,11 +218,19 @@ def _n50(lengths: np.ndarray, counts: np.ndarray) -> int:
 def file_stats(
     path: str | os.PathLike, *, chunk_bytes: int = DEFAULT_CHUNK_BYTES, threads: int = 1
 ) -> ReadStats:
-    """Statistics of every read of one file (FASTQ/FASTA/SAM/BAM/CRAM)."""
+    """Statistics of every read of one file (FASTQ/FASTA/SAM/BAM/CRAM).
+
+    Secondary and supplementary records of a SAM/BAM/CRAM are skipped and counted (the
+    ``alignment`` entry); an aligned file is logged as a warning.
+    """
     stats = ReadStats(os.fspath(path))
-    batches = read_batches(path, chunk_bytes=chunk_bytes, open_threads=1 if threads > 1 else 0)
+    alignment = AlignmentSummary(stats.file) if is_alignment_file(path) else None
+    batches = read_batches(
+        path, chunk_bytes=chunk_bytes, open_threads=1 if threads > 1 else 0, alignment=alignment
+    )
     for batch in prefetch(batches) if threads > 1 else batches:
         stats.add(batch)
+    stats.alignment = alignment.to_dict() if alignment is not None else None
     return stats
 
 
@@ -225,15 +243,23 @@ def paired_stats(
 ) -> tuple[ReadStats, ReadStats]:
     """Statistics of both mates, checking that the files pair record by record.
 
-    ``path2`` None means an interleaved SAM/BAM/CRAM in ``path1``. With ``threads`` > 1 each
+    ``path2`` None means an interleaved file in ``path1``. With ``threads`` > 1 each
     file is decompressed, parsed and counted in a background thread of its own.
     """
-    r1 = ReadStats(os.fspath(path1), mate="R1")
-    r2 = ReadStats(os.fspath(path2 if path2 is not None else path1), mate="R2")
+    alignment = AlignmentSummary(os.fspath(path1)) if is_alignment_file(path1) else None
+    interleaved = path2 is None and alignment is None
+    r1 = ReadStats(os.fspath(path1), mate="R1", interleaved=interleaved)
+    r2 = ReadStats(os.fspath(path2 if path2 is not None else path1), "R2", interleaved=interleaved)
     for _ in read_paired_batches(
-        path1, path2, chunk_bytes=chunk_bytes, threads=threads, each=(r1.add, r2.add)
+        path1,
+        path2,
+        chunk_bytes=chunk_bytes,
+        threads=threads,
+        each=(r1.add, r2.add),
+        alignment=alignment,
     ):
         pass  # counted as read, in the reading threads; this loop checks that mates pair
+    r1.alignment = alignment.to_dict() if alignment is not None else None
     return r1, r2
 
 
@@ -247,11 +273,11 @@ def sample_stats(
 ) -> dict:
     """Statistics of one sample, JSON-ready: layout, one entry per mate (R1/R2, or SE).
 
-    A paired sample has ``fastq_2``, or is an interleaved SAM/BAM/CRAM in ``fastq_1``.
+    A paired sample has ``fastq_2``, or is an interleaved file in ``fastq_1`` (a SAM/BAM/CRAM
+    with paired records, or a FASTQ/FASTA whose mates alternate: see
+    :func:`microbiome.io.reads.is_interleaved`).
     """
-    paired = fastq_2 is not None or (
-        is_alignment_file(fastq_1) and alignment_file_is_paired(fastq_1)
-    )
+    paired = is_paired(fastq_1, fastq_2)
     if paired:
         mates = paired_stats(fastq_1, fastq_2, chunk_bytes=chunk_bytes, threads=threads)
     else:

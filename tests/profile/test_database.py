@@ -261,3 +261,96 @@ def test_corrupt_databases(tmp_path, small_taxonomy, references):
     with pytest.raises(DatabaseError, match="not found"):
         load_database(tmp_path / "missing.db")
     assert main(["db", "inspect", str(flipped)]) == 1
+
+
+# --- duplicate sequence IDs (issue 13) ---------------------------------------------------------
+
+AKKERMANSIA, ESCHERICHIA = 239935, 562
+
+
+@pytest.fixture(scope="module")
+def same_header_pieces(tmp_path_factory):
+    """20 kb of Akkermansia and of E. coli (the bundled references), both named '>contig_1'."""
+    folder = tmp_path_factory.mktemp("dups")
+    pieces = {}
+    for stem, source in (("akk", "akkermansia_muciniphila"), ("ecoli", "escherichia_coli")):
+        with gzip.open(REFERENCES / f"{source}.fna.gz", "rt") as f:
+            seq = "".join(line.strip() for line in f if not line.startswith(">"))[:20_000]
+        (folder / f"{stem}.fa").write_text(f">contig_1 a piece of {source}\n{seq}\n")
+        pieces[stem] = seq
+    return folder, pieces
+
+
+def _reads_of(seq, n=500, length=100):
+    step = (len(seq) - length) // n
+    return [seq[i * step : i * step + length] for i in range(n)]
+
+
+def _build_dups(folder, table, *extra):
+    (folder / "map.tsv").write_text(table)
+    out = folder / "db.mbdb"
+    out.unlink(missing_ok=True)
+    args = ["db", "build", "--sequences", str(folder / "akk.fa"), str(folder / "ecoli.fa")]
+    args += ["--taxonomy", str(TAXDUMP), "--seqid2taxid", str(folder / "map.tsv")]
+    return main([*args, "--read-length", "100", "-t", "1", "-o", str(out), *extra]), out
+
+
+@pytest.mark.parametrize(
+    "table",
+    [
+        "akk.fa\t239935\necoli.fa\t562\n",
+        "contig_1\t562\nakk.fa\t239935\n",  # the stray seqid entry that mislabelled Akkermansia
+    ],
+    ids=["by_file", "by_seqid_and_file"],
+)
+def test_duplicate_ids_in_two_files_are_an_error(same_header_pieces, capsys, table):
+    folder, _ = same_header_pieces
+    code, out = _build_dups(folder, table)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and not out.exists()
+    assert len(err) == 1, err
+    assert err[0].startswith(f"microbiome: error: {folder / 'ecoli.fa'}: record 1: ")
+    assert "duplicate sequence ID 'contig_1'" in err[0]
+    assert f"record 1 of {folder / 'akk.fa'}" in err[0]
+    assert "--rename-duplicates" in err[0]
+
+
+def test_duplicate_ids_within_one_file_are_an_error(tmp_path, capsys):
+    fasta = tmp_path / "two.fa"
+    fasta.write_text(">c1 kraken:taxid|562\n" + "ACGT" * 30 + "\n>c1 kraken:taxid|562\nAC\n")
+    code = main(["db", "build", "--sequences", str(fasta), "--taxonomy", str(TAXDUMP),
+                 "--rename-duplicates", "-o", str(tmp_path / "db")])  # fmt: skip
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and len(err) == 1
+    assert f"{fasta}: record 2: duplicate sequence ID 'c1' (also record 1 of {fasta})" in err[0]
+
+
+@pytest.mark.parametrize(
+    "table",
+    ["akk.fa\t239935\necoli.fa\t562\n", "akk:contig_1\t239935\necoli:contig_1\t562\n"],
+    ids=["by_file", "by_renamed_id"],
+)
+def test_rename_duplicates_classifies_each_to_its_taxon(same_header_pieces, capsys, table):
+    from microbiome.profile.classify import classify_sequences
+
+    folder, pieces = same_header_pieces
+    code, out = _build_dups(folder, table, "--rename-duplicates")
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "renamed 2 sequence IDs" in captured.err
+    assert "contig_1 in akk.fa -> akk:contig_1" in captured.err
+    assert "# renamed sequence IDs\nfile\trecord\tseqid\trenamed\n" in captured.out
+    assert "ecoli.fa\t1\tcontig_1\tecoli:contig_1" in captured.out
+    db = load_database(out)
+    assert sorted(g.taxid for g in db.genomes) == [ESCHERICHIA, AKKERMANSIA]
+    for stem, taxid in (("akk", AKKERMANSIA), ("ecoli", ESCHERICHIA)):
+        result = classify_sequences(db, _reads_of(pieces[stem]))
+        assert result.direct_counts.get(taxid, 0) >= 490, (stem, result.direct_counts)
+
+
+def test_rename_duplicates_refuses_a_table_keyed_by_the_shared_id(same_header_pieces, capsys):
+    folder, _ = same_header_pieces
+    code, out = _build_dups(folder, "contig_1\t562\nakk.fa\t239935\n", "--rename-duplicates")
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and not out.exists() and len(err) == 1
+    assert "key the table by file name or by the renamed IDs ('ecoli:contig_1')" in err[0]

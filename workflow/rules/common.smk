@@ -65,7 +65,9 @@ def shell_flag(flag, values):
 
 
 def get_reads(wildcards):
-    """Reads files of one sample: [fastq_1] or [fastq_1, fastq_2]."""
+    """Reads files of one sample: [fastq_1] or [fastq_1, fastq_2]. A paired sample with
+    fastq_1 alone is interleaved (layout 'paired', see microbiome.io.reads.is_interleaved):
+    `microbiome stats` and `qc` detect it and read it as pairs."""
     row = SAMPLES.loc[wildcards.sample]
     return [row["fastq_1"], row["fastq_2"]] if row["fastq_2"] else [row["fastq_1"]]
 

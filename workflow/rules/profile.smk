@@ -38,10 +38,15 @@ if (
             k=config["profile"]["k"],
             w=config["profile"]["w"],
             read_length=config["profile"]["read_length"],
+            duplicates=(
+                "--rename-duplicates"
+                if config["profile"]["duplicate_ids"] == "rename"
+                else ""
+            ),
         shell:
             "microbiome db build --sequences {params.references:q} --taxonomy {params.taxonomy:q}"
             " {params.seqid2taxid} -k {params.k} -w {params.w} --read-length {params.read_length}"
-            " -t {threads} -o {output.db:q} > {output.summary:q} 2> {log:q}"
+            " {params.duplicates} -t {threads} -o {output.db:q} > {output.summary:q} 2> {log:q}"
 
 
 if config["profile"]["profiler"] == "kraken2":
