@@ -73,7 +73,7 @@ def input_data():
     as input (not the config and the sample sheet themselves)."""
     paths = [p for p in SAMPLES["fastq_1"].tolist() + SAMPLES["fastq_2"].tolist() if p]
     for section, key in INPUT_DATA_KEYS:
-        value = config[section].get(key) or []
+        value = config.get(section, {}).get(key) or []
         paths += [value] if isinstance(value, str) else list(value)
     return paths
 
