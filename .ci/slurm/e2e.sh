@@ -48,9 +48,9 @@ if (( completed != samples )); then
   echo "$jobs" >&2
   exit 1
 fi
-# Same results and logs as on this machine (timings differ, of course; so does the creation date
-# inside the BIOM file, whose table tests/workflow/test_resume.py compares).
-diff -r --exclude=benchmarks --exclude='*.biom' "$WORK/local/results" "$WORK/slurm/results"
+# Same outputs, byte for byte, and logs as on this machine (timings differ, of course).
+diff -r --exclude=benchmarks "$WORK/local/results" "$WORK/slurm/results"
+diff -r "$WORK/local/resources" "$WORK/slurm/resources"
 diff -r "$WORK/local/logs" "$WORK/slurm/logs"
 echo "slurm-e2e: OK: $completed SLURM jobs; results equal the local run's;" \
   "up $((t_up - start)) s, local run $((t_local - t_up)) s, SLURM run $((t_slurm - t_local)) s" >&2

@@ -207,6 +207,16 @@ def _importance(pipeline) -> pd.Series:
     return pd.Series(values, index=names, dtype="float64")
 
 
+def _predicting_in_order(pipeline):
+    """``pipeline`` with its model predicting in one thread. A random forest fits its trees in
+    ``threads`` threads (each tree seeded: the forest is the same), but with ``n_jobs`` > 1
+    scikit-learn adds the trees' probabilities in the order the threads finish, so their last
+    bits, their ties and the AUROC would change from run to run."""
+    if "n_jobs" in pipeline[-1].get_params():
+        pipeline[-1].set_params(n_jobs=1)
+    return pipeline
+
+
 def _cross_validate(template, X, y, groups, folds, seed, record=None) -> np.ndarray:
     """Out-of-fold probabilities of one round of StratifiedGroupKFold."""
     from sklearn.base import clone
@@ -217,7 +227,7 @@ def _cross_validate(template, X, y, groups, folds, seed, record=None) -> np.ndar
     for train, test in cv.split(X, y, groups):
         if len(set(y[train].tolist())) < 2:
             raise _OneClassFold()
-        fitted = clone(template).fit(X.iloc[train], y[train])
+        fitted = _predicting_in_order(clone(template).fit(X.iloc[train], y[train]))
         oof[test] = fitted.predict_proba(X.iloc[test])[:, 1]
         if record is not None:
             record.append(_importance(fitted))
@@ -390,7 +400,7 @@ def evaluate(
             )
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", category=UserWarning)
-                models[f"{feature_set}/{model}"] = template.fit(X, y)
+                models[f"{feature_set}/{model}"] = _predicting_in_order(template.fit(X, y))
     return BiomarkerResult(
         performance=pd.DataFrame(perf, columns=PERFORMANCE_COLUMNS),
         predictions=pd.concat(preds, ignore_index=True)

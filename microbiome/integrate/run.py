@@ -13,6 +13,7 @@ Outputs (the contract with the report stage), in ``outdir``:
 
 from __future__ import annotations
 
+import datetime
 import json
 import logging
 import os
@@ -28,6 +29,7 @@ from microbiome.errors import ConfigError
 from microbiome.integrate import biomarkers as bm
 from microbiome.io.atomic import atomic_path, write_text_atomic
 from microbiome.multiple_testing import bh
+from microbiome.reproducible import source_date
 
 log = logging.getLogger("microbiome")
 
@@ -163,6 +165,7 @@ def run_integrate(
         )
     linked = link(meta.table, meta.types, taxa=taxa, metabolites=metabolites)
     _check_variables(settings, linked.metadata)
+    created = source_date([metadata_path, taxa_path, metabolites_path, annotation_path])
 
     written: dict[str, Path] = {}
     skipped: list[tuple[str, str, str]] = []
@@ -266,7 +269,7 @@ def run_integrate(
     else:
         skipped.append(("biomarkers", "", "no outcome configured (integrate.biomarkers.outcome)"))
 
-    written.update(_harmonised(linked, transformed, outdir))
+    written.update(_harmonised(linked, transformed, outdir, created))
     written["skipped"] = outdir / "skipped.tsv"
     _write_tsv(written["skipped"], pd.DataFrame(skipped, columns=["analysis", "item", "reason"]))
     for analysis, item, why in skipped:
@@ -398,8 +401,11 @@ def _tidy(values: pd.DataFrame, name: str, transformed: pd.DataFrame | None) -> 
     return out
 
 
-def _harmonised(linked, transformed: dict, outdir: Path) -> dict[str, Path]:
-    """Tidy tables (TSV + Parquet) and one BIOM of every feature with the sample metadata."""
+def _harmonised(
+    linked, transformed: dict, outdir: Path, created: datetime.datetime
+) -> dict[str, Path]:
+    """Tidy tables (TSV + Parquet) and one BIOM of every feature with the sample metadata;
+    ``created`` is the BIOM's creation date."""
     from biom import Table
 
     from microbiome.profile.merge import write_biom
@@ -475,5 +481,5 @@ def _harmonised(linked, transformed: dict, outdir: Path) -> dict[str, Path]:
         type="Taxon table",
     )
     written["harmonised_biom"] = d / "multiomics.biom"
-    write_biom(written["harmonised_biom"], biom_table)
+    write_biom(written["harmonised_biom"], biom_table, created)
     return written

@@ -17,6 +17,7 @@ phyloseq (``import_biom``).
 
 from __future__ import annotations
 
+import datetime
 import logging
 import os
 import re
@@ -31,6 +32,7 @@ from microbiome.errors import ConfigError, InputError
 from microbiome.io.atomic import atomic_path
 from microbiome.profile.abundance import CANONICAL_RANKS
 from microbiome.profile.writers import RANK_TABLE_COLUMNS, RANK_TABLE_MAGIC
+from microbiome.reproducible import source_date
 
 log = logging.getLogger("microbiome")
 
@@ -311,15 +313,19 @@ def to_biom(tables: Sequence[RankTable], rank: str = "species"):
     )
 
 
-def write_biom(path: str | os.PathLike, table) -> None:
-    """Write a ``biom.Table`` as BIOM 2.1 (HDF5), atomically."""
+def write_biom(path: str | os.PathLike, table, created: datetime.datetime) -> None:
+    """Write a ``biom.Table`` as BIOM 2.1 (HDF5), atomically.
+
+    ``created`` is its ``creation-date`` (:func:`microbiome.reproducible.source_date`), so that
+    the same table gives the same bytes whenever it is written.
+    """
     import h5py
 
     from microbiome import __version__
 
     with atomic_path(path) as tmp:
         with h5py.File(tmp, "w") as f:
-            table.to_hdf5(f, f"microbiome {__version__}", compress=True)
+            table.to_hdf5(f, f"microbiome {__version__}", compress=True, creation_date=created)
 
 
 def _write_tsv(path: Path, table: pd.DataFrame) -> None:
@@ -356,6 +362,7 @@ def merge_profiles(
     merged = {rank: merge_rank(tables, rank) for rank in ranks}
     long = merge_long(tables)
     biom_table = to_biom(tables, ranks[-1])
+    created = source_date(paths)
     outdir = Path(outdir)
     written: dict[str, Path] = {}
     for rank, (counts, relative) in merged.items():
@@ -366,6 +373,6 @@ def merge_profiles(
     written["long"] = outdir / "profiles.long.tsv"
     _write_tsv(written["long"], long)
     written["biom"] = outdir / "profiles.biom"
-    write_biom(written["biom"], biom_table)
+    write_biom(written["biom"], biom_table, created)
     log.info("merged %d profiles into %s", len(tables), outdir)
     return written

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime
 import logging
 import os
+from dataclasses import astuple
 from pathlib import Path
 
 import jinja2
@@ -18,6 +19,7 @@ from microbiome.io.multiqc import custom_content
 from microbiome.report.cohort import Cohort, file_stem
 from microbiome.report.cohort_report import cohort_context
 from microbiome.report.patient_report import patient_context
+from microbiome.reproducible import pinned_clock, source_date
 
 log = logging.getLogger("microbiome")
 
@@ -50,15 +52,27 @@ def environment() -> jinja2.Environment:
     )
 
 
-def render(template: str, context: dict) -> str:
-    today = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d")
+def render(template: str, context: dict, date: datetime.datetime) -> str:
+    """The report ``template`` filled with ``context``; ``date`` (see
+    :func:`microbiome.reproducible.source_date`) is the date it shows and its metadata's."""
     return (
-        environment().get_template(template).render(**context, version=__version__, generated=today)
+        environment()
+        .get_template(template)
+        .render(
+            **context,
+            version=__version__,
+            date=date.strftime("%Y-%m-%d"),
+            created=date.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        )
     )
 
 
-def write_pdf(html: str, path: str | os.PathLike) -> None:
+def write_pdf(html: str, path: str | os.PathLike, date: datetime.datetime) -> None:
     """Write ``html`` as an A4 PDF. Only ``data:`` URIs are fetched: nothing leaves the machine.
+
+    ``date`` stands in for the clock wherever a library would read it (the timestamps of the
+    embedded font subsets), so the same HTML gives the same bytes; the PDF's creation date is
+    the HTML's ``dcterms.created``.
 
     Raises ConfigError with one line when WeasyPrint or its Pango libraries cannot be loaded.
     """
@@ -72,7 +86,7 @@ def write_pdf(html: str, path: str | os.PathLike) -> None:
             f"libpangoft2-1.0-0); it cannot be loaded ({first}). Use --no-pdf to skip PDFs"
         ) from None
     fetcher = URLFetcher(allowed_protocols=("data",))
-    with atomic_path(path) as tmp:
+    with atomic_path(path) as tmp, pinned_clock(date):
         HTML(string=html, url_fetcher=fetcher, base_url=None).write_pdf(tmp)
 
 
@@ -134,13 +148,16 @@ def write_reports(
     """Write the cohort report (``cohort.html``, ``indices.tsv``, MultiQC content) and the
     patient reports (``patients/<patient>.html`` and ``.pdf``) into ``outdir``.
 
-    ``patients``: IDs (or report file names) to write; None for every patient.
+    ``patients``: IDs (or report file names) to write; None for every patient. The reports'
+    date is ``SOURCE_DATE_EPOCH``'s, else the newest modification time of the cohort's inputs
+    (:func:`microbiome.reproducible.source_date`): the same inputs give the same bytes.
     Returns the files written.
     """
     outdir = Path(outdir)
     written = []
+    date = source_date(astuple(cohort.inputs))
     if cohort_report:
-        html = render("cohort.html.j2", cohort_context(cohort))
+        html = render("cohort.html.j2", cohort_context(cohort), date)
         write_text_atomic(outdir / "cohort.html", html)
         write_indices(cohort, outdir / "indices.tsv")
         write_text_atomic(outdir / "microbiome_report_mqc.tsv", multiqc_indices(cohort))
@@ -157,12 +174,12 @@ def write_reports(
         stems[stem] = patient
     for patient in chosen:
         stem = file_stem(patient)
-        html = render("patient.html.j2", patient_context(cohort, patient))
+        html = render("patient.html.j2", patient_context(cohort, patient), date)
         target = outdir / "patients" / f"{stem}.html"
         write_text_atomic(target, html)
         written.append(target)
         if pdf:
-            write_pdf(html, target.with_suffix(".pdf"))
+            write_pdf(html, target.with_suffix(".pdf"), date)
             written.append(target.with_suffix(".pdf"))
         log.info("report of patient %s: %s", patient, target)
     return written

@@ -123,3 +123,25 @@ def test_outcome_coding():
         bm.binary_outcome(meta, "h")
     with pytest.raises(ConfigError, match="not a column"):
         bm.binary_outcome(meta, "nope")
+
+
+def test_random_forest_predictions_do_not_depend_on_thread_timing():
+    """Trees are fitted in threads, but probabilities are summed in tree order: every call,
+    and so every run, gives the same bits (and the same AUROC ties)."""
+    taxa, mtb, meta = _data(n_patients=150)
+    # Few distinct samples, so that leaves hold both classes and probabilities are fractions,
+    # whose sum depends on the order of the terms.
+    rng = np.random.default_rng(5)
+    taxa = pd.DataFrame(
+        rng.choice([1.0, 50.0], size=(len(taxa), 4)), index=taxa.index, columns=list("abcd")
+    )
+    settings = bm.Settings(
+        folds=2, repeats=1, permutations=0, bootstrap=10, trees=200, threads=4, seed=3,
+        models=("random_forest",),
+    )  # fmt: skip
+    outcome = bm.binary_outcome(meta, "group", ["case"])
+    result = bm.evaluate(
+        {"taxa": taxa}, list(taxa.columns), [], outcome, meta["patient_id"], settings
+    )
+    model = result.models["taxa/random_forest"]
+    assert len({model.predict_proba(taxa)[:, 1].tobytes() for _ in range(30)}) == 1

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import gzip
+import itertools
 import json
 import struct
+import time
 
 import numpy as np
 import pytest
@@ -67,6 +69,18 @@ def test_table_matches_naive_lca(tmp_path, small_taxonomy, references, threads, 
     assert {101, 10} <= set(got.values())  # genus-wide segment -> the genus
     # Values that are not reference minimizers are not found.
     assert (db.lookup(values ^ np.uint64(0x5555)) == -1).sum() >= len(values) - 2
+
+
+def test_same_references_give_the_same_database_bytes(
+    tmp_path, small_taxonomy, references, monkeypatch
+):
+    """However long a build takes and with how many threads: build times stay out of the file."""
+    fasta, _ = references
+    build_database([fasta], small_taxonomy, None, tmp_path / "first", threads=1)
+    slow = itertools.count(step=60.0)  # a minute passes whenever the clock is read
+    monkeypatch.setattr(time, "monotonic", lambda: next(slow))
+    build_database([fasta], small_taxonomy, None, tmp_path / "second", threads=2)
+    assert (tmp_path / "second").read_bytes() == (tmp_path / "first").read_bytes()
 
 
 def test_genome_summary_and_pruned_taxonomy(tmp_path, small_taxonomy, references):

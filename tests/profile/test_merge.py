@@ -3,6 +3,9 @@ bad inputs (foreign TSV, duplicate samples, mismatched ranks or estimation, empt
 
 from __future__ import annotations
 
+import os
+import time
+
 import biom
 import numpy as np
 import pandas as pd
@@ -241,3 +244,39 @@ def test_merged_tables_read_back_as_feature_tables(tmp_path, tables):
     pd.testing.assert_frame_equal(mine, naive.astype(float), check_names=False)
     with pytest.raises(ConfigError, match="rank 'strain'"):
         counts.at_rank("strain")
+
+
+def biom_creation_date(path) -> str:
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        return f.attrs["creation-date"]
+
+
+def test_biom_is_byte_identical_whenever_it_is_written(tables, tmp_path, monkeypatch):
+    """Its creation date is SOURCE_DATE_EPOCH's, else the newest input's, never the clock's."""
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    for i, path in enumerate(tables):
+        os.utime(path, (1_600_000_000 - i, 1_600_000_000 - i))
+    first = merge_profiles(tables, tmp_path / "first", ranks=["species"])["biom"]
+    time.sleep(1.1)  # a rerun, a second later
+    second = merge_profiles(tables, tmp_path / "second", ranks=["species"])["biom"]
+    assert second.read_bytes() == first.read_bytes()
+    assert biom_creation_date(first) == "2020-09-13T12:26:40+00:00"
+    assert biom.load_table(str(first)).create_date.timestamp() == 1_600_000_000
+
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    pinned = merge_profiles(tables, tmp_path / "pinned", ranks=["species"])["biom"]
+    assert biom_creation_date(pinned) == "2023-11-14T22:13:20+00:00"
+
+
+def test_bad_source_date_epoch_is_a_config_error(tables, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "2024-01-01")
+    out = tmp_path / "out"
+    assert main(["merge-profiles", *map(str, tables), "-o", str(out)]) == 2
+    errors = [e for e in capsys.readouterr().err.splitlines() if e.startswith("microbiome: error")]
+    assert errors == [
+        "microbiome: error: SOURCE_DATE_EPOCH must be a whole number of seconds since"
+        " 1970-01-01 UTC, got '2024-01-01'"
+    ]
+    assert not out.exists() or not any(out.iterdir())

@@ -4,10 +4,13 @@ escaping, nothing external, PDF pages and a browser screenshot that are not blan
 from __future__ import annotations
 
 import base64
+import os
 import re
 import shutil
 import subprocess
 import sys
+import time
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -329,3 +332,60 @@ def test_sample_sheet_maps_samples_to_patients_without_metadata(cohort_files, tm
     assert all(f"<tr><td>{s}</td>" in p1 for s in ("S1", "S2", "S3"))
     # without a patient ID, a sample is its own patient
     assert (out / "patients" / "S4.html").is_file() and (out / "patients" / "S5.html").is_file()
+
+
+def pdf_info(pdf: Path) -> str:
+    """The PDF's uncompressed text and its deflated streams (where WeasyPrint puts the document
+    information dictionary), as one string."""
+    data = pdf.read_bytes()
+    parts = [data.decode("latin-1")]
+    for stream in re.findall(rb"/FlateDecode.*?>>\nstream\n(.*?)\nendstream", data, re.S):
+        try:
+            parts.append(zlib.decompress(stream).decode("latin-1"))
+        except zlib.error:
+            continue
+    return "\n".join(parts)
+
+
+def test_the_same_inputs_give_the_same_report_bytes_whatever_the_clock(
+    cohort_files, tmp_path, monkeypatch
+):
+    """A rerun days later (a resumed workflow) rewrites a patient's HTML and PDF byte for byte."""
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    args = ("--patient", "P1", "--no-cohort")
+    assert main(report_args(cohort_files, tmp_path / "first", *args)) == 0
+    later = time.time() + 3 * 86400 + 3600
+    monkeypatch.setattr(time, "time", lambda: later)
+    assert main(report_args(cohort_files, tmp_path / "second", *args)) == 0
+    for name in ("P1.html", "P1.pdf"):
+        first = (tmp_path / "first" / "patients" / name).read_bytes()
+        assert (tmp_path / "second" / "patients" / name).read_bytes() == first, name
+
+
+def test_reports_are_dated_by_source_date_epoch_else_by_their_newest_input(
+    tmp_path, monkeypatch, capsys
+):
+    files = write_cohort(tmp_path / "cohort")  # a copy of its own, whose dates are set here
+    for path in files.values():
+        for f in [path, *path.rglob("*")]:
+            os.utime(f, (1_500_000_000, 1_500_000_000))
+    os.utime(files["qc"], (1_600_000_000, 1_600_000_000))  # the newest: 2020-09-13 12:26:40
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    for epoch, day, stamp in (
+        (None, "2020-09-13", "20200913122640"),
+        ("1700000000", "2023-11-14", "20231114221320"),
+    ):
+        if epoch:
+            monkeypatch.setenv("SOURCE_DATE_EPOCH", epoch)
+        out = tmp_path / f"out{epoch}"
+        assert main(report_args(files, out, "--patient", "P1")) == 0
+        for html in (out / "cohort.html", out / "patients" / "P1.html"):
+            assert f"dated {day}," in html.read_text(), html
+        assert f"/CreationDate (D:{stamp}" in pdf_info(out / "patients" / "P1.pdf")
+
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "yesterday")
+    capsys.readouterr()
+    assert main(report_args(files, tmp_path / "bad", "--patient", "P1")) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("microbiome: error: SOURCE_DATE_EPOCH must be") and err.count("\n") == 1
+    assert not list((tmp_path / "bad").rglob("*.*"))

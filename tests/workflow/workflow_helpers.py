@@ -65,12 +65,24 @@ def without_file_column(tsv: str) -> str:
     return "\n".join("\t".join(r[:drop] + r[drop + 1 :]) for r in rows) + "\n"
 
 
-def result_files(work: Path) -> dict[str, bytes]:
-    """Every file under results/ (timings excluded) and logs/, by relative path, with contents."""
+def files_under(work: Path, tops: tuple[str, ...]) -> dict[str, bytes]:
+    """Every file under the folders ``tops`` of ``work`` (results/benchmarks/, the timings,
+    excluded), by relative path, with its contents."""
     files = {}
-    for top in ("results", "logs"):
+    for top in tops:
         for path in sorted((work / top).rglob("*")):
             rel = path.relative_to(work).as_posix()
             if path.is_file() and not rel.startswith("results/benchmarks/"):
                 files[rel] = path.read_bytes()
     return files
+
+
+def result_files(work: Path) -> dict[str, bytes]:
+    """Every file under results/ (timings excluded) and logs/, by relative path, with contents."""
+    return files_under(work, ("results", "logs"))
+
+
+def output_files(work: Path) -> dict[str, bytes]:
+    """Every output file, under results/ and resources/; the run's records (logs/, and the
+    timings in results/benchmarks/) are left out."""
+    return files_under(work, ("results", "resources"))

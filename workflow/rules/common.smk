@@ -16,6 +16,7 @@ from snakemake.utils import validate
 from microbiome.errors import MicrobiomeError
 from microbiome.io.metadata import read_metadata
 from microbiome.io.samplesheet import load_sample_sheet
+from microbiome.reproducible import newest_mtime
 
 validate(config, schema="../schemas/config.schema.yaml")
 
@@ -48,6 +49,40 @@ if config["metadata"]["table"]:
         )
     except MicrobiomeError as exc:
         raise WorkflowError(f"invalid metadata sheet:\n{exc}") from None
+
+
+#: Config keys that name input data (files or folders), besides the reads of the sample sheet.
+INPUT_DATA_KEYS = [
+    ("tables", "taxa"),
+    ("tables", "profiler_outputs"),
+    ("metadata", "table"),
+    ("qc", "adapters"),
+    ("qc", "host_references"),
+    ("profile", "references"),
+    ("profile", "taxonomy"),
+    ("profile", "seqid2taxid"),
+    ("profile", "database"),
+    ("profile", "kraken2_db"),
+    ("diversity", "tree"),
+    ("integrate", "metabolites"),
+    ("integrate", "metabolite_annotation"),
+]
+
+
+def input_data():
+    """The run's input data: every reads file and every file or folder that the config names
+    as input (not the config and the sample sheet themselves)."""
+    paths = [p for p in SAMPLES["fastq_1"].tolist() + SAMPLES["fastq_2"].tolist() if p]
+    for section, key in INPUT_DATA_KEYS:
+        value = config.get(section, {}).get(key) or []
+        paths += [value] if isinstance(value, str) else list(value)
+    return paths
+
+
+# Byte-reproducible outputs: the dates that files carry (BIOM creation dates, the reports' date)
+# are SOURCE_DATE_EPOCH's; unless it is set, every job (and a resumed run) takes the newest
+# modification time of the input data (microbiome/reproducible.py).
+os.environ.setdefault("SOURCE_DATE_EPOCH", str(newest_mtime(input_data()) or 0))
 
 
 wildcard_constraints:
