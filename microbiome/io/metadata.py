@@ -250,11 +250,11 @@ def read_metadata(
         problems += _bad_values(path, column, bad)
         out[column] = values
         types[column] = spec.type
+    for note in notes:
+        log.info("note: %s", note)
     if problems:
         problems.sort(key=lambda e: e.line or 0)
         raise combined(problems)
-    for note in notes:
-        log.info("note: %s", note)
     return Metadata(out, types, path, lines, tuple(notes))
 
 

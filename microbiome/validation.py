@@ -1,0 +1,213 @@
+"""Checking a run's inputs before it starts, every problem collected and reported at once.
+
+The config (against ``workflow/schemas/config.schema.yaml``, with "did you mean" for mistyped
+keys, and the settings that only make sense together), the sample sheet, the clinical metadata
+sheet against its declared column types, and how they fit together. ``microbiome validate``,
+``microbiome run`` and the workflow's start-up (``workflow/rules/common.smk``) all call
+:func:`check_run`, so they find the same problems.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from microbiome.config import load_schema, read_config, schema_errors, section_is_valid
+from microbiome.errors import ConfigError, MicrobiomeError, ValidationErrors
+from microbiome.io.metadata import Metadata, read_metadata
+from microbiome.io.samplesheet import load_sample_sheet
+
+
+@dataclass
+class RunInputs:
+    """The checked inputs of a run.
+
+    Attributes
+    ----------
+    config : dict or None
+        The config with its defaults filled in (None without one).
+    samples : pandas.DataFrame or None
+        The sample sheet (:func:`~microbiome.io.samplesheet.load_sample_sheet`); None in
+        tables mode or without one.
+    metadata : Metadata or None
+        The clinical sheet, when the config names one. Its ``notes`` list the values whose
+        surrounding spaces were removed.
+    samples_path : str or None
+        The sample sheet that was checked.
+    warnings : list of str
+        What the user should know but that does not stop the run: samples in one of the two
+        sheets only, an integration without a clinical sheet.
+    """
+
+    config: dict | None = None
+    samples: pd.DataFrame | None = None
+    metadata: Metadata | None = None
+    samples_path: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def check_run(
+    config: dict | str | os.PathLike | None = None,
+    *,
+    samples: str | os.PathLike | None = None,
+    check_files: bool = True,
+) -> RunInputs:
+    """Check a run's config, sample sheet and clinical sheet; collect every problem.
+
+    Parameters
+    ----------
+    config
+        A config file (YAML), or a config already read (Snakemake's ``config``; its defaults
+        are filled in place), or None to check a sample sheet alone.
+    samples
+        The sample sheet; default: the config's ``samples``, except in ``mode: tables``,
+        which has none.
+    check_files
+        Whether the sample sheet's reads files must exist, be readable and not be empty.
+
+    Raises
+    ------
+    ValidationErrors
+        Every problem found, one per line, in the order config, sample sheet, clinical sheet.
+    """
+    problems: list[MicrobiomeError] = []
+    result = RunInputs()
+    cfg, file, lines = None, None, {}
+    if isinstance(config, dict):
+        cfg = config
+    elif config is not None:
+        file = os.fspath(config)
+        try:
+            cfg, lines = read_config(file)
+        except MicrobiomeError as exc:
+            problems.append(exc)
+    schema_ok = False
+    if cfg is not None:
+        schema = load_schema("config")
+        found = schema_errors(cfg, schema, file=file, lines=lines)
+        problems += found
+        schema_ok = not found
+        if schema_ok:
+            problems += _settings_problems(cfg, file, lines, result.warnings)
+        result.config = cfg
+    tables_mode = cfg is not None and cfg.get("mode") == "tables"
+    if samples is None and cfg is not None and not tables_mode:
+        if isinstance(cfg.get("samples"), str):
+            samples = cfg["samples"]
+    if samples is not None:
+        result.samples_path = os.fspath(samples)
+        result.samples = _collect(
+            problems, load_sample_sheet, result.samples_path, check_files=check_files
+        )
+    if cfg is not None and (schema_ok or section_is_valid(cfg, "metadata", schema)):
+        meta = cfg["metadata"]
+        if meta["table"]:
+            result.metadata = _collect(
+                problems,
+                read_metadata,
+                meta["table"],
+                meta["variables"],
+                sample_column=meta["sample_column"] or None,
+                patient_column=meta["patient_column"] or None,
+            )
+    if result.metadata is not None:
+        if schema_ok:
+            problems += _reference_problems(cfg, result.metadata, file, lines)
+        if result.samples is not None:
+            result.warnings += _unmatched(result.metadata, result.samples)
+    if problems:
+        raise ValidationErrors(problems)
+    return result
+
+
+def _collect(problems: list[MicrobiomeError], check, *args, **kwargs):
+    """``check(*args, **kwargs)``, or None with its problems added to ``problems``."""
+    try:
+        return check(*args, **kwargs)
+    except ValidationErrors as exc:
+        problems.extend(exc.errors)
+    except MicrobiomeError as exc:
+        problems.append(exc)
+    return None
+
+
+def _settings_problems(
+    config: dict, file: str | None, lines: dict, warnings: list[str]
+) -> list[ConfigError]:
+    """Settings that are each valid but do not work together (the schema cannot say)."""
+    problems = []
+
+    def problem(keys: tuple[str, ...], message: str) -> None:
+        problems.append(ConfigError(message, file=file, line=lines.get(keys)))
+
+    tables_mode = config["mode"] == "tables"
+    profile, integrate, tables = config["profile"], config["integrate"], config["tables"]
+    if not tables_mode and profile["activate"]:
+        if profile["profiler"] == "kraken2":
+            if not profile["kraken2_db"]:
+                problem(
+                    ("profile", "kraken2_db"),
+                    "profile.profiler is kraken2: set profile.kraken2_db to the folder of a"
+                    " Kraken 2 database (hash.k2d, opts.k2d, taxo.k2d)",
+                )
+        elif not profile["database"] and not (profile["references"] and profile["taxonomy"]):
+            problem(
+                ("profile",),
+                "profile: set profile.references and profile.taxonomy (to build the database)"
+                " or profile.database (a prebuilt one), or turn the stage off with"
+                " profile.activate: false",
+            )
+    if tables_mode and not (tables["taxa"] or tables["profiler_outputs"]):
+        problem(
+            ("tables",),
+            "mode is tables: set tables.taxa (a taxa table) or tables.profiler_outputs"
+            " (Kraken 2, Bracken, MetaPhlAn or mOTUs outputs)",
+        )
+    elif tables_mode and not tables["taxa"] and not integrate["rank"]:
+        problem(("integrate", "rank"), "tables.profiler_outputs: set integrate.rank (e.g. species)")
+    if not tables_mode and not integrate["rank"]:
+        problem(("integrate", "rank"), "integrate.rank: set the rank of results/tables/ to analyse")
+    if integrate["activate"] and not config["metadata"]["table"]:
+        warnings.append(
+            "integrate: no clinical sheet (metadata.table), so no integration; set it to link"
+            " the taxa and metabolites to the clinical data"
+        )
+    return problems
+
+
+def _reference_problems(
+    config: dict, metadata: Metadata, file: str | None, lines: dict
+) -> list[ConfigError]:
+    """The report's reference variable must be a column of the clinical sheet."""
+    keys = ("report", "reference", "variable")
+    variable = config["report"]["reference"]["variable"]
+    if not config["report"]["activate"] or not variable or variable in metadata.table.columns:
+        return []
+    return [
+        ConfigError(
+            f"report.reference.variable: {variable!r} is not a column of {metadata.path}"
+            f" (columns: {', '.join(metadata.table.columns)}); set it to one, or to '' for the"
+            " whole cohort",
+            file=file,
+            line=lines.get(keys),
+        )
+    ]
+
+
+def _unmatched(metadata: Metadata, samples: pd.DataFrame) -> list[str]:
+    """The samples that are in one of the two sheets only: to list, never to drop silently."""
+    match = metadata.match(list(samples.index))
+    warnings = []
+    if match.only_in_data:
+        warnings.append(
+            f"{metadata.path}: no metadata for {len(match.only_in_data)} samples of the sample"
+            f" sheet: {', '.join(match.only_in_data)}"
+        )
+    if match.only_in_metadata:
+        warnings.append(
+            f"{metadata.path}: {len(match.only_in_metadata)} samples are not in the sample"
+            f" sheet: {', '.join(match.only_in_metadata)}"
+        )
+    return warnings
