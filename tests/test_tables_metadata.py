@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from conftest import TEST_DATA
 
-from microbiome.errors import ConfigError, InputError
+from microbiome.errors import ConfigError, InputError, ValidationErrors
 from microbiome.integrate.tables import read_metabolite_table
 from microbiome.io.feature_table import read_feature_table
 from microbiome.io.metadata import read_metadata
@@ -355,3 +355,79 @@ def test_every_table_reads_the_same_as_excel_saves_it(tmp_path, case):
     excel = excel_copy(tmp_path / "excel" / name, text, empty_rows=empty_rows, sep=sep)
     assert excel.read_bytes() != plain.read_bytes()
     assert read(excel) == read(plain)
+
+
+def test_all_empty_rows_are_skipped_but_a_row_with_an_id_is_kept(tmp_path):
+    """Only rows with no value at all are skipped (anywhere); a row with a sample ID and empty
+    values is a sample with missing values, and a row with values but no ID is an error."""
+    sheet = "sample_id,diagnosis,bmi\ns1,Control,22\n,,\n\t\ns2,,\n ,\t, \n"
+    m = read_metadata(write(tmp_path / "m.csv", sheet))
+    assert m.table.index.tolist() == ["s1", "s2"]
+    assert m.lines == {"s1": 2, "s2": 5}
+    assert pd.isna(m.table.at["s2", "diagnosis"]) and np.isnan(m.table.at["s2", "bmi"])
+    with pytest.raises(InputError, match="line 4, column sample_id: empty sample ID"):
+        read_metadata(
+            write(tmp_path / "n.csv", "sample_id,diagnosis,bmi\ns1,Control,22\n,,\n,Adenoma,30\n")
+        )
+
+
+def test_metadata_reports_every_problem_of_every_column(tmp_path):
+    """Every bad column, every bad value (once, with the other lines holding it), every
+    undeclared column and duplicated ID, in line order."""
+    sheet = (
+        SHEET.replace("s3\tP2\tAdenoma\t31", "s1\tP2\tCarcinoma\t95")
+        + "s4\tP3\tCarcinoma\tobese\tyes\t2024-13-45\tA\t1\n"
+        + "s5\tP3\tCarcinoma\t22\tresponder\t\tA\t1\textra\n"
+        + "s6\tP3\tCarcinoma\t22\tresponder\t\tA\t1\n"
+    )
+    declared = DECLARED | {"age": {"type": "continuous"}}
+    with pytest.raises(ValidationErrors) as info:
+        read_metadata(write(tmp_path / "m.tsv", sheet), declared)
+    found = [str(e).split("m.tsv", 1)[1] for e in info.value.errors]
+    assert found == [
+        ": metadata variable 'age' is declared in the config but the sheet has no such column"
+        " (columns: sample_id, subject, diagnosis, bmi, response, visit, site, score)",
+        ", line 4, column sample_id: duplicated sample ID 's1' (also on line 2)",
+        ", line 4, column diagnosis: 'Carcinoma' is not one of the declared levels Control,"
+        " Adenoma (also on lines 5, 7)",
+        ", line 4, column bmi: 95 is outside the declared range 10..80",
+        ", line 5, column bmi: 'obese' is not a number",
+        ", line 5, column response: 'yes' is not one of the declared levels non-responder,"
+        " responder",
+        ", line 5, column visit: '2024-13-45' is not a date (use YYYY-MM-DD)",
+        ", line 6: 9 columns where the header has 8",
+    ]
+
+
+def test_metadata_names_a_byte_that_is_not_utf8(tmp_path):
+    """Excel's plain "CSV" on Windows is cp1252: say where, and how to save it."""
+    path = tmp_path / "m.csv"
+    path.write_bytes("sample_id,site\ns1,Köln\n".encode("cp1252"))
+    with pytest.raises(InputError, match=r"m.csv, line 2: not UTF-8 text \(byte 0xf6.*CSV UTF-8"):
+        read_metadata(path)
+
+
+def test_cleaned_labels_are_listed(tmp_path, caplog):
+    """Surrounding spaces are removed from values and column names, and each cleaned column is
+    listed (values, lines) in Metadata.notes and the log."""
+    sheet = (
+        "sample_id\t diagnosis\tsite\n"
+        "s1\tAutistic \tA\n"
+        "s2 \tControl\tA\n"
+        "s3\t Autistic\t \n"
+        "s4\tAutistic \tB\n"
+    )
+    path = write(tmp_path / "clinical.tsv", sheet)
+    with caplog.at_level("INFO", logger="microbiome"):
+        m = read_metadata(path)
+    assert m.table["diagnosis"].tolist() == ["Autistic", "Control", "Autistic", "Autistic"]
+    assert m.table.index.tolist() == ["s1", "s2", "s3", "s4"]
+    assert m.notes == (
+        f"{path}, line 1: 1 column name had surrounding spaces removed (' diagnosis' -> "
+        "'diagnosis')",
+        f"{path}, column sample_id: 1 value had surrounding spaces removed ('s2 ' -> 's2', line 3)",
+        f"{path}, column diagnosis: 3 values had surrounding spaces removed ('Autistic ' -> "
+        "'Autistic', lines 2, 5; ' Autistic' -> 'Autistic', line 4)",
+    )
+    assert [r.getMessage() for r in caplog.records] == [f"note: {n}" for n in m.notes]
+    assert read_metadata(write(tmp_path / "clean.tsv", "sample_id\tx\ns1\ta\n")).notes == ()
