@@ -17,6 +17,9 @@ import yaml
 
 from microbiome.errors import ConfigError, ValidationErrors
 
+#: Where each key of a config was set: path of keys (``("qc", "min_length")``) -> (file, line).
+KeyLocations = dict[tuple[str, ...], tuple[str, int]]
+
 #: The Snakemake workflow of this checkout.
 WORKFLOW_DIR = Path(__file__).resolve().parent.parent / "workflow"
 
@@ -62,16 +65,15 @@ def schema_errors(
     schema: dict,
     *,
     file: str | None = None,
-    lines: dict[tuple[str, ...], int] | None = None,
+    locations: KeyLocations | None = None,
 ) -> list[ConfigError]:
     """Every violation of ``schema`` by ``instance``, one error each (defaults are filled in on
     the way): an unknown key with the known key it most resembles ("did you mean"), else the
     allowed keys.
 
-    ``lines`` maps a key's path (``("qc", "min_length")``) to its line in ``file``
-    (:func:`key_lines`), to name the line of each problem.
+    ``locations`` maps a key's path (``("qc", "min_length")``) to the file and line that set it
+    (:func:`read_config`), to name them in each problem; else the problem names ``file``.
     """
-    lines = lines or {}
     errors = []
     for err in sorted(_validator(schema).iter_errors(instance), key=lambda e: list(e.path)):
         path = tuple(str(p) for p in err.path)
@@ -80,11 +82,18 @@ def schema_errors(
             for name in _unknown_keys(err):
                 full = ".".join((*path, name))
                 message = f"key {full}: unknown key; {_suggest(name, err.schema, schema)}"
-                errors.append(ConfigError(message, file=file, line=lines.get((*path, name))))
+                errors.append(ConfigError(message, **located(locations, (*path, name), file)))
             continue
-        errors.append(ConfigError(f"key {key}: {err.message}", file=file, line=lines.get(path)))
-    errors.sort(key=lambda e: e.line or 0)
+        message = f"key {key}: {err.message}"
+        errors.append(ConfigError(message, **located(locations, path, file)))
+    errors.sort(key=lambda e: (e.file or "", e.line or 0))
     return errors
+
+
+def located(locations: KeyLocations | None, keys: tuple[str, ...], file: str | None) -> dict:
+    """``{"file": ..., "line": ...}`` of the key ``keys`` (for an error), else of ``file``."""
+    found = (locations or {}).get(keys)
+    return {"file": found[0], "line": found[1]} if found else {"file": file, "line": None}
 
 
 def section_is_valid(config: dict, name: str, schema: dict) -> bool:
@@ -186,9 +195,9 @@ def absolute_paths(config: dict, base: str | os.PathLike) -> dict:
     return out
 
 
-def read_config(path: str | os.PathLike) -> tuple[dict, dict[tuple[str, ...], int]]:
-    """The YAML config at ``path`` as it is written (no defaults, not validated) and the line
-    of each key (:func:`key_lines`).
+def read_config(path: str | os.PathLike) -> tuple[dict, KeyLocations]:
+    """The YAML config at ``path`` as it is written (no defaults, not validated) and where
+    each key is: path of keys -> (file, line) (:func:`key_lines`).
 
     Raises ConfigError (file, line) for a missing file, invalid YAML or a document that is not
     a mapping.
@@ -212,7 +221,7 @@ def read_config(path: str | os.PathLike) -> tuple[dict, dict[tuple[str, ...], in
         config = {}
     if not isinstance(config, dict):
         raise ConfigError("the config must be a mapping of keys to values", file=path)
-    return config, key_lines(text)
+    return config, {keys: (path, line) for keys, line in key_lines(text).items()}
 
 
 def load_config(path: str | os.PathLike) -> dict:
@@ -221,8 +230,8 @@ def load_config(path: str | os.PathLike) -> dict:
     Raises ValidationErrors listing every problem (unknown keys, wrong types, out of range),
     each with its line.
     """
-    config, lines = read_config(path)
-    errors = schema_errors(config, load_schema("config"), file=os.fspath(path), lines=lines)
+    config, locations = read_config(path)
+    errors = schema_errors(config, load_schema("config"), file=os.fspath(path), locations=locations)
     if errors:
         raise ValidationErrors(errors)
     return config

@@ -10,11 +10,19 @@ sheet against its declared column types, and how they fit together. ``microbiome
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import pandas as pd
 
-from microbiome.config import load_schema, read_config, schema_errors, section_is_valid
+from microbiome.config import (
+    KeyLocations,
+    load_schema,
+    located,
+    read_config,
+    schema_errors,
+    section_is_valid,
+)
 from microbiome.errors import ConfigError, MicrobiomeError, ValidationErrors
 from microbiome.io.metadata import Metadata, read_metadata
 from microbiome.io.samplesheet import load_sample_sheet
@@ -53,6 +61,7 @@ def check_run(
     *,
     samples: str | os.PathLike | None = None,
     check_files: bool = True,
+    config_files: Sequence[str | os.PathLike] = (),
 ) -> RunInputs:
     """Check a run's config, sample sheet and clinical sheet; collect every problem.
 
@@ -66,6 +75,9 @@ def check_run(
         which has none.
     check_files
         Whether the sample sheet's reads files must exist, be readable and not be empty.
+    config_files
+        The files a ``config`` dict was merged from, lowest precedence first (Snakemake's
+        ``configfile:`` then ``--configfile``): to name the file and line of a problem.
 
     Raises
     ------
@@ -74,23 +86,28 @@ def check_run(
     """
     problems: list[MicrobiomeError] = []
     result = RunInputs()
-    cfg, file, lines = None, None, {}
+    cfg, file, where = None, None, {}
     if isinstance(config, dict):
         cfg = config
+        for path in config_files:
+            try:
+                where |= read_config(path)[1]
+            except ConfigError:
+                continue  # Snakemake has read it: only the locations are lost
     elif config is not None:
         file = os.fspath(config)
         try:
-            cfg, lines = read_config(file)
+            cfg, where = read_config(file)
         except MicrobiomeError as exc:
             problems.append(exc)
     schema_ok = False
     if cfg is not None:
         schema = load_schema("config")
-        found = schema_errors(cfg, schema, file=file, lines=lines)
+        found = schema_errors(cfg, schema, file=file, locations=where)
         problems += found
         schema_ok = not found
         if schema_ok:
-            problems += _settings_problems(cfg, file, lines, result.warnings)
+            problems += _settings_problems(cfg, _locate(where, file), result.warnings)
         result.config = cfg
     tables_mode = cfg is not None and cfg.get("mode") == "tables"
     if samples is None and cfg is not None and not tables_mode:
@@ -114,7 +131,7 @@ def check_run(
             )
     if result.metadata is not None:
         if schema_ok:
-            problems += _reference_problems(cfg, result.metadata, file, lines)
+            problems += _reference_problems(cfg, result.metadata, _locate(where, file))
         if result.samples is not None:
             result.warnings += _unmatched(result.metadata, result.samples)
     if problems:
@@ -133,14 +150,17 @@ def _collect(problems: list[MicrobiomeError], check, *args, **kwargs):
     return None
 
 
-def _settings_problems(
-    config: dict, file: str | None, lines: dict, warnings: list[str]
-) -> list[ConfigError]:
+def _locate(where: KeyLocations, file: str | None) -> Callable[[tuple[str, ...]], dict]:
+    """keys -> ``file=..., line=...`` of the key, else of the config file."""
+    return lambda keys: located(where, keys, file)
+
+
+def _settings_problems(config: dict, locate: Callable, warnings: list[str]) -> list[ConfigError]:
     """Settings that are each valid but do not work together (the schema cannot say)."""
     problems = []
 
     def problem(keys: tuple[str, ...], message: str) -> None:
-        problems.append(ConfigError(message, file=file, line=lines.get(keys)))
+        problems.append(ConfigError(message, **locate(keys)))
 
     tables_mode = config["mode"] == "tables"
     profile, integrate, tables = config["profile"], config["integrate"], config["tables"]
@@ -177,9 +197,7 @@ def _settings_problems(
     return problems
 
 
-def _reference_problems(
-    config: dict, metadata: Metadata, file: str | None, lines: dict
-) -> list[ConfigError]:
+def _reference_problems(config: dict, metadata: Metadata, locate: Callable) -> list[ConfigError]:
     """The report's reference variable must be a column of the clinical sheet."""
     keys = ("report", "reference", "variable")
     variable = config["report"]["reference"]["variable"]
@@ -190,8 +208,7 @@ def _reference_problems(
             f"report.reference.variable: {variable!r} is not a column of {metadata.path}"
             f" (columns: {', '.join(metadata.table.columns)}); set it to one, or to '' for the"
             " whole cohort",
-            file=file,
-            line=lines.get(keys),
+            **locate(keys),
         )
     ]
 

@@ -157,18 +157,21 @@ def _clinical_sheet(work, edits):
 
 def test_start_up_reports_every_problem_of_the_config_and_both_sheets(tmp_path):
     """The start-up check is `microbiome validate`'s: every problem at once, with did-you-mean
-    for mistyped keys."""
+    and the config file's line for mistyped keys."""
     work = make_workdir(tmp_path, ["A\tmissing.fq\t", "A\tother.fq\t"])
     sheet = _clinical_sheet(work, [(3, "bmi", "290"), (5, "antibiotics", "maybe")])
     config = work / "config" / "config.yaml"
     text = config.read_text().replace("  min_length: 50 ", "  min_lenght: 50 ")
     config.write_text(text + "profle: {}\n")
+    typo = 1 + next(i for i, line in enumerate(text.splitlines()) if "min_lenght" in line)
+    profle = len(text.splitlines()) + 1
     result = snakemake(work, "--dry-run")
     assert result.returncode != 0
     output = result.stdout + result.stderr
     for message in (
-        "key qc.min_lenght: unknown key; did you mean 'min_length'?",
-        "key profle: unknown key; did you mean 'profile'?",
+        f"config/config.yaml, line {typo}: key qc.min_lenght: unknown key; did you mean"
+        " 'min_length'?",
+        f"config/config.yaml, line {profle}: key profle: unknown key; did you mean 'profile'?",
         "line 2, column fastq_1: file not found",
         "line 3, column sample_id: duplicate sample ID 'A'",
         f"{sheet}, line 3, column bmi: 290 is outside the declared range 10..80",

@@ -21,8 +21,17 @@ os.environ.setdefault("MICROBIOME_SRC", os.path.dirname(workflow.basedir))
 # The checks of `microbiome validate`, every problem at once: the config against
 # schemas/config.schema.yaml (its defaults filled in), settings that go together, the sample
 # sheet, and the clinical sheet against its declared column types.
+# The config files, lowest precedence first (configfile:, then --configfile), name the file
+# and line of a config problem.
+_cli_configfiles = [str(f) for f in workflow.overwrite_configfiles or ()]
 try:
-    CHECKED = check_run(config)
+    CHECKED = check_run(
+        config,
+        config_files=[
+            *(f for f in map(str, workflow.configfiles) if f not in _cli_configfiles),
+            *_cli_configfiles,
+        ],
+    )
 except MicrobiomeError as exc:
     raise WorkflowError(f"invalid inputs:\n{exc}") from None
 for note in (*CHECKED.warnings, *(CHECKED.metadata.notes if CHECKED.metadata else ())):
