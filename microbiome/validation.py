@@ -2,7 +2,8 @@
 
 The config (against ``workflow/schemas/config.schema.yaml``, with "did you mean" for mistyped
 keys, and the settings that only make sense together), the sample sheet, the clinical metadata
-sheet against its declared column types, and how they fit together. ``microbiome validate``,
+sheet against its declared column types, the taxa table of tables mode and the metabolite table,
+and how they fit together. ``microbiome validate``,
 ``microbiome run`` and the workflow's start-up (``workflow/rules/common.smk``) all call
 :func:`check_run`, so they find the same problems.
 """
@@ -82,7 +83,9 @@ def check_run(
     Raises
     ------
     ValidationErrors
-        Every problem found, one per line, in the order config, sample sheet, clinical sheet.
+        Every problem found, one per line, in the order config, sample sheet, clinical sheet,
+        taxa table (tables mode) and metabolite table. The tables are read only when the
+        config has no problem.
     """
     problems: list[MicrobiomeError] = []
     result = RunInputs()
@@ -134,6 +137,9 @@ def check_run(
             problems += _reference_problems(cfg, result.metadata, _locate(where, file))
         if result.samples is not None:
             result.warnings += _unmatched(result.metadata, result.samples)
+    if schema_ok:
+        ids = set(result.metadata.table.index) if result.metadata is not None else None
+        _check_tables(problems, cfg, ids)
     if problems:
         raise ValidationErrors(problems)
     return result
@@ -153,6 +159,33 @@ def _collect(problems: list[MicrobiomeError], check, *args, **kwargs):
 def _locate(where: KeyLocations, file: str | None) -> Callable[[tuple[str, ...]], dict]:
     """keys -> ``file=..., line=...`` of the key, else of the config file."""
     return lambda keys: located(where, keys, file)
+
+
+def _check_tables(problems: list[MicrobiomeError], config: dict, ids: set[str] | None) -> None:
+    """Read the taxa table (or profiler outputs) of tables mode and the metabolite table with
+    its annotation, as the stages will, adding their problems to ``problems``."""
+    from microbiome.integrate.tables import read_metabolite_table
+    from microbiome.io.feature_table import read_feature_table
+    from microbiome.io.profiler_imports import import_profiles
+
+    tables, integrate = config["tables"], config["integrate"]
+    if config["mode"] == "tables" and tables["taxa"]:
+        orientation = tables["orientation"]
+        _collect(
+            problems, read_feature_table, tables["taxa"], orientation=orientation, sample_ids=ids
+        )
+    elif config["mode"] == "tables" and tables["profiler_outputs"]:
+        rank = integrate["rank"] or "species"
+        _collect(problems, import_profiles, tables["profiler_outputs"], rank=rank)
+    if integrate["metabolites"]:
+        _collect(
+            problems,
+            read_metabolite_table,
+            integrate["metabolites"],
+            orientation=integrate["metabolite_orientation"],
+            annotation=integrate["metabolite_annotation"] or None,
+            sample_ids=ids,
+        )
 
 
 def _settings_problems(config: dict, locate: Callable, warnings: list[str]) -> list[ConfigError]:

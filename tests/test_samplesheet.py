@@ -227,7 +227,32 @@ def test_validate_lists_the_cleaned_labels(tmp_path, capsys):
 
 def test_validate_in_tables_mode_reads_no_sample_sheet(tmp_path, monkeypatch, capsys):
     """mode: tables has no sample sheet: the default 'samples' is not looked for."""
+    (tmp_path / "taxa.tsv").write_text("sample_id\tBlautia\nS1\t3\n")
     config = tmp_path / "config.yaml"
     config.write_text(f"mode: tables\ntables:\n  taxa: {tmp_path / 'taxa.tsv'}\n")
     monkeypatch.chdir(tmp_path)
     assert main(["validate", "--config", str(config)]) == 0, capsys.readouterr().err
+
+
+def test_validate_reads_the_taxa_and_metabolite_tables(tmp_path, capsys):
+    """In tables mode the taxa table, and the metabolite table, are read as the stages will
+    read them; their problems come with the clinical sheet's."""
+    taxa = tmp_path / "taxa.tsv"
+    taxa.write_text("sample_id\tBlautia\tDorea\nERR878216\t3\t-1\n")
+    metabolites = tmp_path / "mtb.tsv"
+    metabolites.write_text("sample_id\ttryptophan\nERR878216\thigh\n")
+    sheet = _clinical(tmp_path, [(3, "bmi", "290")])
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"mode: tables\ntables:\n  taxa: {taxa}\n"
+        f"metadata:\n  table: {sheet}\n  variables:\n    bmi: {{type: continuous, max: 80}}\n"
+        f"integrate:\n  metabolites: {metabolites}\n"
+    )
+    assert main(["validate", "--config", str(config)]) == 1
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"microbiome: error: {sheet}, line 3, column bmi: 290 is outside the declared range"
+        " -inf..80",
+        f"microbiome: error: {taxa}, line 2, column Dorea: '-1' is a negative abundance",
+        f"microbiome: error: {metabolites}, sample ERR878216: metabolite 'tryptophan': value"
+        " 'high' is not a number",
+    ]

@@ -20,8 +20,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         " used once. Relative paths in the sheet are relative to the sheet's folder. With"
         " --config, also the metadata sheet against its declared column types, listing the"
         " samples that are in only one of the two sheets and the values whose surrounding"
-        " spaces were removed, and the settings that must go together. In mode: tables there"
-        " is no sample sheet unless --samples names one.",
+        " spaces were removed, the settings that must go together, and the taxa table (mode:"
+        " tables) and metabolite table the config names. In mode: tables there is no sample"
+        " sheet unless --samples names one.",
     )
     parser.add_argument(
         "--samples", metavar="SHEET", help="sample sheet (TSV/CSV); default: the config's 'samples'"
