@@ -183,9 +183,9 @@ def read_metadata(
             specs[name] = Variable.from_mapping(name, spec)
         except ConfigError as exc:
             problems.append(exc)
-    raw_header, rows = _read(path, problems)
+    header_line, raw_header, rows = _read(path, problems)
     header = [c.strip() for c in raw_header]
-    notes = _cleaning_notes(path, None, list(zip(raw_header, [1] * len(header), strict=True)))
+    notes = _cleaning_notes(path, None, [(name, header_line) for name in raw_header])
     try:
         sample_column = _pick(
             path, header, sample_column, SAMPLE_COLUMNS, "sample ID", required=True
@@ -260,11 +260,11 @@ def read_metadata(
 
 def _read(
     path: str, problems: list[MicrobiomeError]
-) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    """Header and rows of the sheet; a row with another number of cells than the header is
-    added to ``problems`` and left out."""
-    header, *rows = table_rows(path, what="metadata sheet", same_width=False)
-    width = len(header[1])
+) -> tuple[int, list[str], list[tuple[int, list[str]]]]:
+    """The header's line, the header and the rows of the sheet; a row with another number of
+    cells than the header is added to ``problems`` and left out."""
+    (header_line, header), *rows = table_rows(path, what="metadata sheet", same_width=False)
+    width = len(header)
     kept = []
     for number, cells in rows:
         if len(cells) == width:
@@ -277,18 +277,20 @@ def _read(
             )
     if not rows:
         raise InputError("the metadata sheet has no rows", file=path)
-    stripped = [c.strip() for c in header[1]]
+    stripped = [c.strip() for c in header]
     repeated = {c for c in stripped if stripped.count(c) > 1}
     if repeated:
         raise combined(
             [
                 *problems,
                 InputError(
-                    f"repeated column names: {', '.join(sorted(repeated))}", file=path, line=1
+                    f"repeated column names: {', '.join(sorted(repeated))}",
+                    file=path,
+                    line=header_line,
                 ),
             ]
         )
-    return header[1], kept
+    return header_line, header, kept
 
 
 def _some_lines(lines: list[int], shown: int = 10) -> str:
@@ -311,9 +313,9 @@ def _cleaning_notes(path: str, column: str | None, cells: list[tuple[str, int]])
     count = sum(map(len, changed.values()))
     if column is None:
         pairs = "; ".join(f"{v!r} -> {v.strip()!r}" for v in list(changed)[:5])
+        names = "column names" if count > 1 else "column name"
         return [
-            f"{path}, line 1: {count} column name{'s' if count > 1 else ''} had surrounding "
-            f"spaces removed ({pairs})"
+            f"{path}, line {cells[0][1]}: {count} {names} had surrounding spaces removed ({pairs})"
         ]
     pairs = "; ".join(
         f"{v!r} -> {v.strip()!r}, {_some_lines(n)}" for v, n in list(changed.items())[:5]
