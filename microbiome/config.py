@@ -6,7 +6,9 @@ The JSON schemas live in ``workflow/schemas/`` of the checkout the package is in
 
 from __future__ import annotations
 
+import difflib
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,9 @@ import jsonschema
 import yaml
 
 from microbiome.errors import ConfigError, ValidationErrors
+
+#: Where each key of a config was set: path of keys (``("qc", "min_length")``) -> (file, line).
+KeyLocations = dict[tuple[str, ...], tuple[str, int]]
 
 #: The Snakemake workflow of this checkout.
 WORKFLOW_DIR = Path(__file__).resolve().parent.parent / "workflow"
@@ -55,20 +60,104 @@ def _copy(value: Any) -> Any:
     return yaml.safe_load(yaml.safe_dump(value))
 
 
-def schema_errors(instance: Any, schema: dict, *, file: str | None = None) -> list[ConfigError]:
-    """Every violation of ``schema`` by ``instance`` (defaults are filled in on the way)."""
+def schema_errors(
+    instance: Any,
+    schema: dict,
+    *,
+    file: str | None = None,
+    locations: KeyLocations | None = None,
+) -> list[ConfigError]:
+    """Every violation of ``schema`` by ``instance``, one error each (defaults are filled in on
+    the way): an unknown key with the known key it most resembles ("did you mean"), else the
+    allowed keys.
+
+    ``locations`` maps a key's path (``("qc", "min_length")``) to the file and line that set it
+    (:func:`read_config`), to name them in each problem; else the problem names ``file``.
+    """
     errors = []
     for err in sorted(_validator(schema).iter_errors(instance), key=lambda e: list(e.path)):
-        key = ".".join(str(p) for p in err.path) or "(top level)"
-        errors.append(ConfigError(f"key {key}: {_describe(err)}", file=file))
+        path = tuple(str(p) for p in err.path)
+        key = ".".join(path) or "(top level)"
+        if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+            for name in _unknown_keys(err):
+                full = ".".join((*path, name))
+                message = f"key {full}: unknown key; {_suggest(name, err.schema, schema)}"
+                errors.append(ConfigError(message, **located(locations, (*path, name), file)))
+            continue
+        message = f"key {key}: {err.message}"
+        errors.append(ConfigError(message, **located(locations, path, file)))
+    errors.sort(key=lambda e: (e.file or "", e.line or 0))
     return errors
 
 
-def _describe(err: jsonschema.ValidationError) -> str:
-    if err.validator == "additionalProperties":
-        allowed = sorted(err.schema.get("properties", {}))
-        return f"{err.message}; allowed keys: {', '.join(allowed)}"
-    return err.message
+def located(locations: KeyLocations | None, keys: tuple[str, ...], file: str | None) -> dict:
+    """``{"file": ..., "line": ...}`` of the key ``keys`` (for an error), else of ``file``."""
+    found = (locations or {}).get(keys)
+    return {"file": found[0], "line": found[1]} if found else {"file": file, "line": None}
+
+
+def section_is_valid(config: dict, name: str, schema: dict) -> bool:
+    """Whether ``config[name]`` holds to its part of ``schema`` (defaults are filled in), so
+    that it can be used while other sections have problems."""
+    section = config.get(name, {})
+    part = schema.get("properties", {}).get(name, {})
+    return isinstance(section, dict) and not any(
+        True for _ in _validator(part).iter_errors(section)
+    )
+
+
+def _unknown_keys(err: jsonschema.ValidationError) -> list[str]:
+    """The keys of an additionalProperties violation that the schema does not know."""
+    known = err.schema.get("properties", {})
+    patterns = [re.compile(p) for p in err.schema.get("patternProperties", {})]
+    return [
+        str(name)
+        for name in err.instance
+        if name not in known and not any(p.search(str(name)) for p in patterns)
+    ]
+
+
+def _suggest(name: str, section: dict, schema: dict) -> str:
+    """``did you mean 'x'?`` for the known key of ``section`` most like ``name``; else the
+    section of ``schema`` where a key of that name belongs; else the allowed keys."""
+    allowed = sorted(section.get("properties", {}))
+    by_case = {key.lower(): key for key in allowed}
+    close = difflib.get_close_matches(name.lower(), list(by_case), n=1, cutoff=0.6)
+    if close:
+        return f"did you mean {by_case[close[0]]!r}?"
+    homes = [
+        key
+        for key, sub in schema.get("properties", {}).items()
+        if name in sub.get("properties", {}) and sub is not section
+    ]
+    if homes:
+        return f"did you mean to put it under {homes[0]!r}?"
+    return f"allowed keys: {', '.join(allowed)}"
+
+
+def key_lines(text: str) -> dict[tuple[str, ...], int]:
+    """Line (1-based) of every key of a YAML document, by its path of keys (list items by
+    their position); {} when it is not valid YAML."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return {}
+    lines: dict[tuple[str, ...], int] = {}
+
+    def walk(node: yaml.Node, path: tuple[str, ...]) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                child = (*path, str(key.value))
+                lines[child] = key.start_mark.line + 1
+                walk(value, child)
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                lines[(*path, str(i))] = item.start_mark.line + 1
+                walk(item, (*path, str(i)))
+
+    if root is not None:
+        walk(root, ())
+    return lines
 
 
 #: Config keys that hold paths (relative ones are relative to the working directory).
@@ -106,17 +195,23 @@ def absolute_paths(config: dict, base: str | os.PathLike) -> dict:
     return out
 
 
-def load_config(path: str | os.PathLike) -> dict:
-    """Read a YAML config, validate it against the config schema and fill in defaults.
+def read_config(path: str | os.PathLike) -> tuple[dict, KeyLocations]:
+    """The YAML config at ``path`` as it is written (no defaults, not validated) and where
+    each key is: path of keys -> (file, line) (:func:`key_lines`).
 
-    Raises ValidationErrors listing every problem (unknown keys, wrong types, out of range).
+    Raises ConfigError (file, line) for a missing file, invalid YAML or a document that is not
+    a mapping.
     """
     path = os.fspath(path)
     try:
-        with open(path, encoding="utf-8") as f:
-            config = yaml.safe_load(f)
+        with open(path, encoding="utf-8-sig") as f:
+            text = f.read()
     except FileNotFoundError as exc:
         raise ConfigError("config file not found", file=path) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read the config: {exc}", file=path) from None
+    try:
+        config = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
@@ -126,7 +221,17 @@ def load_config(path: str | os.PathLike) -> dict:
         config = {}
     if not isinstance(config, dict):
         raise ConfigError("the config must be a mapping of keys to values", file=path)
-    errors = schema_errors(config, load_schema("config"), file=path)
+    return config, {keys: (path, line) for keys, line in key_lines(text).items()}
+
+
+def load_config(path: str | os.PathLike) -> dict:
+    """Read a YAML config, validate it against the config schema and fill in defaults.
+
+    Raises ValidationErrors listing every problem (unknown keys, wrong types, out of range),
+    each with its line.
+    """
+    config, locations = read_config(path)
+    errors = schema_errors(config, load_schema("config"), file=os.fspath(path), locations=locations)
     if errors:
         raise ValidationErrors(errors)
     return config

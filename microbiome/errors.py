@@ -94,3 +94,9 @@ class ValidationErrors(MicrobiomeError):
 
     def __reduce__(self):
         return (type(self), (self.errors,))
+
+
+def combined(errors: list[MicrobiomeError]) -> MicrobiomeError:
+    """The one error of ``errors`` itself, or a :class:`ValidationErrors` of all of them: what
+    a check that collects every problem raises."""
+    return errors[0] if len(errors) == 1 else ValidationErrors(errors)

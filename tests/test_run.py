@@ -132,3 +132,21 @@ def test_partition_and_account_merge_with_the_profiles_default_resources(plugin,
         "slurm_account=lab42",
     ]
     assert cmd[-2:] == ["--forcerun", "read_stats"]
+
+
+def test_run_reports_every_problem_before_snakemake(tmp_path, capfd):
+    """Config and sample sheet problems together, a mistyped key with its suggestion."""
+    config = tmp_path / "config.yaml"
+    config.write_text("samples: config/samples.tsv\nstats:\n  treads: 2\n")
+    sheet = tmp_path / "samples.tsv"
+    sheet.write_text("sample_id\tfastq_1\nA\tnothere.fq.gz\n")
+    code = main(["run", "--config", str(config), "--samples", str(sheet), "--dry-run"])
+    out, err = capfd.readouterr()
+    assert code == 2
+    assert [line for line in err.splitlines() if "error" in line] == [
+        f"microbiome: error: {config}, line 3: key stats.treads: unknown key; did you mean"
+        " 'threads'?",
+        f"microbiome: error: {sheet}, line 2, column fastq_1: file not found:"
+        f" {tmp_path / 'nothere.fq.gz'}",
+    ]
+    assert "running: snakemake" not in err

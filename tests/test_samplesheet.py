@@ -114,7 +114,8 @@ def test_config_defaults_and_errors(tmp_path, capsys):
     messages = [str(e) for e in info.value.errors]
     assert len(messages) == 4
     assert any("stats.threads" in m and "minimum" in m for m in messages)
-    assert any("'colour' was unexpected" in m for m in messages)
+    unknown = "line 4: key stats.colour: unknown key; allowed keys: chunk_mb"
+    assert any(unknown in m for m in messages)
 
     broken = tmp_path / "broken.yaml"
     broken.write_text("samples: [a\n")
@@ -158,3 +159,100 @@ def test_validate_checks_the_metadata_sheet(tmp_path, capsys):
     assert main(["validate", "--config", str(path), *samples]) == 1
     err = capsys.readouterr().err
     assert "clinical.tsv, line 3, column bmi: 290 is outside the declared range 10..80" in err
+
+
+def _clinical(tmp_path, edits):
+    """The demo's clinical sheet with (line, column, value) edits."""
+    lines = [
+        row.split("\t")
+        for row in (ROOT / "test_data/metadata/clinical.tsv").read_text().splitlines()
+    ]
+    for line, column, value in edits:
+        lines[line - 1][lines[0].index(column)] = value
+    sheet = tmp_path / "clinical.tsv"
+    sheet.write_text("\n".join("\t".join(row) for row in lines) + "\n")
+    return sheet
+
+
+def _config(tmp_path, sheet, samples, edits=()):
+    """The demo config's text pointing at ``sheet`` and ``samples``, with text edits."""
+    text = (ROOT / "config" / "config.yaml").read_text()
+    text = text.replace("table: test_data/metadata/clinical.tsv", f"table: {sheet}")
+    text = text.replace("samples: config/samples.tsv", f"samples: {samples}")
+    for old, new in edits:
+        assert old in text
+        text = text.replace(old, new)
+    path = tmp_path / "config.yaml"
+    path.write_text(text)
+    return path, text.splitlines()
+
+
+def test_validate_reports_every_problem_of_the_config_and_both_sheets(tmp_path, reads, capsys):
+    """Mistyped config keys (with "did you mean" and their line), the sample sheet's and the
+    clinical sheet's problems (every column), all in one run, one line each."""
+    samples = tmp_path / "samples.tsv"
+    samples.write_text("sample_id\tfastq_1\tfastq_2\nA\treads/b.fq.gz\t\nA\treads/c_R1.fq.gz\t\n")
+    sheet = _clinical(tmp_path, [(3, "bmi", "290"), (5, "antibiotics", "maybe")])
+    edits = [("  min_length: 50 ", "  min_lenght: 50 "), ("\nstats:\n", "\nprofle: {}\nstats:\n")]
+    config, text = _config(tmp_path, sheet, samples, edits)
+    typo = 1 + next(i for i, line in enumerate(text) if "min_lenght" in line)
+    profle = 1 + text.index("profle: {}")
+    assert main(["validate", "--config", str(config)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        f"microbiome: error: {config}, line {profle}: key profle: unknown key; did you mean"
+        " 'profile'?",
+        f"microbiome: error: {config}, line {typo}: key qc.min_lenght: unknown key; did you mean"
+        " 'min_length'?",
+        f"microbiome: error: {samples}, line 3, column sample_id: duplicate sample ID 'A' (first"
+        " on line 2)",
+        f"microbiome: error: {sheet}, line 3, column bmi: 290 is outside the declared range 10..80",
+        f"microbiome: error: {sheet}, line 5, column antibiotics: 'maybe' is not one of the"
+        " declared levels no, yes",
+    ]
+
+
+def test_validate_lists_the_cleaned_labels(tmp_path, capsys):
+    """Values stripped of surrounding spaces are listed, as a note; the sheet is valid."""
+    sheet = _clinical(tmp_path, [(2, "diagnosis", "Control "), (4, "diagnosis", " Control")])
+    config, _ = _config(tmp_path, sheet, ROOT / "config" / "samples.tsv")
+    assert main(["validate", "--config", str(config)]) == 0
+    err = capsys.readouterr().err
+    assert (
+        f"microbiome: note: {sheet}, column diagnosis: 2 values had surrounding spaces removed"
+        " ('Control ' -> 'Control', line 2; ' Control' -> 'Control', line 4)\n"
+    ) in err
+    assert "metadata OK" in err and "6 samples OK" in err
+
+
+def test_validate_in_tables_mode_reads_no_sample_sheet(tmp_path, monkeypatch, capsys):
+    """mode: tables has no sample sheet: the default 'samples' is not looked for."""
+    (tmp_path / "taxa.tsv").write_text("sample_id\tBlautia\nS1\t3\n")
+    config = tmp_path / "config.yaml"
+    config.write_text(f"mode: tables\ntables:\n  taxa: {tmp_path / 'taxa.tsv'}\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["validate", "--config", str(config)]) == 0, capsys.readouterr().err
+
+
+def test_validate_reads_the_taxa_and_metabolite_tables(tmp_path, capsys):
+    """In tables mode the taxa table, and the metabolite table, are read as the stages will
+    read them; their problems come with the clinical sheet's."""
+    taxa = tmp_path / "taxa.tsv"
+    taxa.write_text("sample_id\tBlautia\tDorea\nERR878216\t3\t-1\n")
+    metabolites = tmp_path / "mtb.tsv"
+    metabolites.write_text("sample_id\ttryptophan\nERR878216\thigh\n")
+    sheet = _clinical(tmp_path, [(3, "bmi", "290")])
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"mode: tables\ntables:\n  taxa: {taxa}\n"
+        f"metadata:\n  table: {sheet}\n  variables:\n    bmi: {{type: continuous, max: 80}}\n"
+        f"integrate:\n  metabolites: {metabolites}\n"
+    )
+    assert main(["validate", "--config", str(config)]) == 1
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"microbiome: error: {sheet}, line 3, column bmi: 290 is outside the declared range"
+        " -inf..80",
+        f"microbiome: error: {taxa}, line 2, column Dorea: '-1' is a negative abundance",
+        f"microbiome: error: {metabolites}, sample ERR878216: metabolite 'tryptophan': value"
+        " 'high' is not a number",
+    ]

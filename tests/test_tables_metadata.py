@@ -1,14 +1,22 @@
 """Abundance tables (microbiome.io.feature_table) and metadata sheets (microbiome.io.metadata)."""
 
 import gzip
+import shutil
 
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import TEST_DATA
 
-from microbiome.errors import ConfigError, InputError
+from microbiome.errors import ConfigError, InputError, ValidationErrors
+from microbiome.integrate.tables import read_metabolite_table
 from microbiome.io.feature_table import read_feature_table
 from microbiome.io.metadata import read_metadata
+from microbiome.io.profiler_imports import import_profiles
+from microbiome.io.samplesheet import load_sample_sheet
+from microbiome.profile.database import read_seqid2taxid
+from microbiome.profile.merge import read_rank_table
+from microbiome.taxonomy import Taxonomy, gtdb_accessions
 
 GTDB = "d__Bacteria;p__Bacillota_A;c__Clostridia;o__Lachnospirales;f__Lachnospiraceae;g__"
 
@@ -206,3 +214,245 @@ def test_demo_config_declares_the_demo_sheet():
     config = load_config("config/config.yaml")["metadata"]
     m = read_metadata(config["table"], config["variables"])
     assert m.types["response"] == "binary" and m.table["patient_id"].nunique() >= 2
+
+
+# --- Tables saved by Excel: byte-order mark, CRLF, all-empty trailing rows --------------------
+
+
+def excel_copy(path, text, *, empty_rows=0, sep=","):
+    """``text`` as Excel's "CSV UTF-8" writes it: a byte-order mark, CRLF line ends and (for
+    sheets) ``empty_rows`` all-empty rows after the data; gzip-compressed for a .gz name."""
+    width = len(text.splitlines()[0].split(sep))
+    lines = text.splitlines() + [sep * (width - 1)] * empty_rows
+    data = ("\ufeff" + "\r\n".join(lines) + "\r\n").encode("utf-8")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(gzip.compress(data) if path.suffix == ".gz" else data)
+    return path
+
+
+def _metadata(path):
+    return read_metadata(path, {"bmi": {"type": "continuous"}}).table.to_csv()
+
+
+def _taxa(path):
+    return read_feature_table(path).data.to_csv()
+
+
+def _metabolites(path):
+    return read_metabolite_table(path).data.to_csv()
+
+
+def _annotation(path):
+    demo = TEST_DATA / "metadata" / "metabolites.tsv"
+    return read_metabolite_table(demo, annotation=path).annotation.to_csv()
+
+
+def _sample_sheet(path):
+    table = load_sample_sheet(path, check_files=False)
+    return table[["sample_id", "fastq_1", "fastq_2", "patient_id", "layout"]].to_csv()
+
+
+def _taxdump(nodes):
+    shutil.copy(TEST_DATA / "taxonomy" / "names.dmp", nodes.parent / "names.dmp")
+    t = Taxonomy.from_taxdump(nodes.parent)
+    return t.taxids.tolist(), t.parents.tolist(), t.ranks, t.names
+
+
+def _profiles(rank):
+    return lambda path: import_profiles([path], rank=rank).data.to_csv()
+
+
+def _rank_table(path):
+    table = read_rank_table(path)
+    return table.sample_id, table.metadata, table.table.to_csv()
+
+
+KRAKEN = TEST_DATA / "profiler_outputs" / "kraken2__2611_se-ERR5766174-db1.kraken2.report.txt.gz"
+GENUS = "k__Bacteria;p__Bacillota;c__Clostridia;o__Lachnospirales;f__Lachnospiraceae;g__Blautia"
+#: case -> (file name, text, all-empty rows Excel adds, delimiter, reader -> comparable result)
+EXCEL_TABLES = {
+    "clinical.csv": (
+        "clinical.csv",
+        'sample_id,patient_id,diagnosis,bmi\ns1,P1,Control,22.5\ns2,P1,"Adenoma, tubular",NA\n',
+        3,
+        ",",
+        _metadata,
+    ),
+    "clinical.tsv.gz": (
+        "clinical.tsv.gz",
+        "sample_id\tdiagnosis\tbmi\ns1\tControl\t22.5\ns2\tAdenoma\t31\n",
+        2,
+        "\t",
+        _metadata,
+    ),
+    "taxa.tsv.gz": (
+        "genera.tsv.gz",
+        "sample_id\tBlautia\tDorea\nS1\t10\t0\nS2\t3\t7\n",
+        2,
+        "\t",
+        _taxa,
+    ),
+    "taxa.csv": ("genera.csv", "#OTU ID,S1,S2\nBlautia,10,3\nDorea,0,7\n", 2, ",", _taxa),
+    "metabolites.csv.gz": (
+        "mtb.csv.gz",
+        "sample_id,tryptophan,serotonin\nS1,0.5,-0.2\nS2,NA,1.5\n",
+        2,
+        ",",
+        _metabolites,
+    ),
+    "annotation.csv": (
+        "annotation.csv",
+        "metabolite,HMDB\ntryptophan,HMDB0000929\nserotonin,HMDB0000259\n",
+        2,
+        ",",
+        _annotation,
+    ),
+    "samples.csv": (
+        "samples.csv",
+        "sample_id,fastq_1,fastq_2,patient_id\nA,/d/a_R1.fq.gz,/d/a_R2.fq.gz,P1\nB,/d/b.fq.gz,,P1\n",
+        2,
+        ",",
+        _sample_sheet,
+    ),
+    "seqid2taxid.map.gz": (
+        "seqid2taxid.map.gz",
+        "NC_000913.3\t562\nNZ_CP015410.2\t239935\n",
+        0,
+        "\t",
+        read_seqid2taxid,
+    ),
+    "seqid2taxid with a header": (
+        "seqid2taxid.tsv",
+        "seqid\ttaxid\nNC_000913.3\t562\n",
+        0,
+        "\t",
+        read_seqid2taxid,
+    ),
+    "GTDB taxonomy.gz": (
+        "bac120_taxonomy.tsv.gz",
+        "GCF_000005845.2\td__Bacteria;p__Pseudomonadota;g__Escherichia;s__Escherichia coli\n",
+        0,
+        "\t",
+        gtdb_accessions,
+    ),
+    "NCBI nodes.dmp": (
+        "nodes.dmp",
+        (TEST_DATA / "taxonomy" / "nodes.dmp").read_text(),
+        0,
+        "\t",
+        _taxdump,
+    ),
+    "Kraken 2 report.gz": (
+        "S1.kreport.gz",
+        gzip.decompress(KRAKEN.read_bytes()).decode(),
+        0,
+        "\t",
+        _profiles("genus"),
+    ),
+    "mOTUs profile": (
+        "S1.motus",
+        "#consensus_taxonomy\tNCBI_tax_id\tS1\n"
+        "Ruminococcus bromii [ref_mOTU_v3_00853]\t40518\t20\n",
+        0,
+        "\t",
+        _profiles("species"),
+    ),
+    "rank table": (
+        "S1.rank.tsv",
+        "# microbiome rank table 1\n# sample_id: S1\n"
+        "rank\ttaxid\tname\tlineage\ttaxpath\treads\tfraction\n"
+        f"genus\t572511\tBlautia\t{GENUS}\t1|2|572511\t10\t1.0\n",
+        0,
+        "\t",
+        _rank_table,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", EXCEL_TABLES)
+def test_every_table_reads_the_same_as_excel_saves_it(tmp_path, case):
+    """A byte-order mark (Excel's "CSV UTF-8"), CRLF line ends and Excel's all-empty rows after
+    the data change nothing, plain or compressed."""
+    name, text, empty_rows, sep, read = EXCEL_TABLES[case]
+    plain = tmp_path / "plain" / name
+    plain.parent.mkdir()
+    plain.write_bytes(gzip.compress(text.encode()) if name.endswith(".gz") else text.encode())
+    excel = excel_copy(tmp_path / "excel" / name, text, empty_rows=empty_rows, sep=sep)
+    assert excel.read_bytes() != plain.read_bytes()
+    assert read(excel) == read(plain)
+
+
+def test_all_empty_rows_are_skipped_but_a_row_with_an_id_is_kept(tmp_path):
+    """Only rows with no value at all are skipped (anywhere); a row with a sample ID and empty
+    values is a sample with missing values, and a row with values but no ID is an error."""
+    sheet = "sample_id,diagnosis,bmi\ns1,Control,22\n,,\n\t\ns2,,\n ,\t, \n"
+    m = read_metadata(write(tmp_path / "m.csv", sheet))
+    assert m.table.index.tolist() == ["s1", "s2"]
+    assert m.lines == {"s1": 2, "s2": 5}
+    assert pd.isna(m.table.at["s2", "diagnosis"]) and np.isnan(m.table.at["s2", "bmi"])
+    with pytest.raises(InputError, match="line 4, column sample_id: empty sample ID"):
+        read_metadata(
+            write(tmp_path / "n.csv", "sample_id,diagnosis,bmi\ns1,Control,22\n,,\n,Adenoma,30\n")
+        )
+
+
+def test_metadata_reports_every_problem_of_every_column(tmp_path):
+    """Every bad column, every bad value (once, with the other lines holding it), every
+    undeclared column and duplicated ID, in line order."""
+    sheet = (
+        SHEET.replace("s3\tP2\tAdenoma\t31", "s1\tP2\tCarcinoma\t95")
+        + "s4\tP3\tCarcinoma\tobese\tyes\t2024-13-45\tA\t1\n"
+        + "s5\tP3\tCarcinoma\t22\tresponder\t\tA\t1\textra\n"
+        + "s6\tP3\tCarcinoma\t22\tresponder\t\tA\t1\n"
+    )
+    declared = DECLARED | {"age": {"type": "continuous"}}
+    with pytest.raises(ValidationErrors) as info:
+        read_metadata(write(tmp_path / "m.tsv", sheet), declared)
+    found = [str(e).split("m.tsv", 1)[1] for e in info.value.errors]
+    assert found == [
+        ": metadata variable 'age' is declared in the config but the sheet has no such column"
+        " (columns: sample_id, subject, diagnosis, bmi, response, visit, site, score)",
+        ", line 4, column sample_id: duplicated sample ID 's1' (also on line 2)",
+        ", line 4, column diagnosis: 'Carcinoma' is not one of the declared levels Control,"
+        " Adenoma (also on lines 5, 7)",
+        ", line 4, column bmi: 95 is outside the declared range 10..80",
+        ", line 5, column bmi: 'obese' is not a number",
+        ", line 5, column response: 'yes' is not one of the declared levels non-responder,"
+        " responder",
+        ", line 5, column visit: '2024-13-45' is not a date (use YYYY-MM-DD)",
+        ", line 6: 9 columns where the header has 8",
+    ]
+
+
+def test_metadata_names_a_byte_that_is_not_utf8(tmp_path):
+    """Excel's plain "CSV" on Windows is cp1252: say where, and how to save it."""
+    path = tmp_path / "m.csv"
+    path.write_bytes("sample_id,site\ns1,Köln\n".encode("cp1252"))
+    with pytest.raises(InputError, match=r"m.csv, line 2: not UTF-8 text \(byte 0xf6.*CSV UTF-8"):
+        read_metadata(path)
+
+
+def test_cleaned_labels_are_listed(tmp_path, caplog):
+    """Surrounding spaces are removed from values and column names, and each cleaned column is
+    listed (values, lines) in Metadata.notes and the log."""
+    sheet = (
+        "sample_id\t diagnosis\tsite\n"
+        "s1\tAutistic \tA\n"
+        "s2 \tControl\tA\n"
+        "s3\t Autistic\t \n"
+        "s4\tAutistic \tB\n"
+    )
+    path = write(tmp_path / "clinical.tsv", sheet)
+    with caplog.at_level("INFO", logger="microbiome"):
+        m = read_metadata(path)
+    assert m.table["diagnosis"].tolist() == ["Autistic", "Control", "Autistic", "Autistic"]
+    assert m.table.index.tolist() == ["s1", "s2", "s3", "s4"]
+    assert m.notes == (
+        f"{path}, line 1: 1 column name had surrounding spaces removed (' diagnosis' -> "
+        "'diagnosis')",
+        f"{path}, column sample_id: 1 value had surrounding spaces removed ('s2 ' -> 's2', line 3)",
+        f"{path}, column diagnosis: 3 values had surrounding spaces removed ('Autistic ' -> "
+        "'Autistic', lines 2, 5; ' Autistic' -> 'Autistic', line 4)",
+    )
+    assert [r.getMessage() for r in caplog.records] == [f"note: {n}" for n in m.notes]
+    assert read_metadata(write(tmp_path / "clean.tsv", "sample_id\tx\ns1\ta\n")).notes == ()

@@ -161,13 +161,13 @@ def snakemake_command(args: argparse.Namespace) -> list[str]:
     elif not args.unlock:
         check_slurm(dry_run=args.dry_run)
 
+    if not args.unlock:
+        # Every problem of the config and the sheets at once, before Snakemake starts.
+        _validate(args.config, args.samples)
     config = load_config(args.config)
     if args.samples:
         config["samples"] = args.samples
     overrides = absolute_paths(config, os.getcwd())
-    samples = overrides["samples"]
-    if not args.unlock:
-        _validate(args.config, samples)
 
     cmd = [
         sys.executable,
@@ -206,7 +206,7 @@ def snakemake_command(args: argparse.Namespace) -> list[str]:
     return cmd + list(args.snakemake_args)
 
 
-def _validate(config: str, samples: str) -> None:
+def _validate(config: str, samples: str | None) -> None:
     from microbiome.cli import validate
 
     validate.run(argparse.Namespace(config=config, samples=samples))

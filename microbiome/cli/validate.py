@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from microbiome.errors import ConfigError, MicrobiomeError, ValidationErrors
+from microbiome.errors import ConfigError
 
 log = logging.getLogger("microbiome")
 
@@ -19,7 +19,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         " columns, sample IDs, that every reads file exists, is readable and not empty, and is"
         " used once. Relative paths in the sheet are relative to the sheet's folder. With"
         " --config, also the metadata sheet against its declared column types, listing the"
-        " samples that are in only one of the two sheets.",
+        " samples that are in only one of the two sheets and the values whose surrounding"
+        " spaces were removed, the settings that must go together, and the taxa table (mode:"
+        " tables) and metabolite table the config names. In mode: tables there is no sample"
+        " sheet unless --samples names one.",
     )
     parser.add_argument(
         "--samples", metavar="SHEET", help="sample sheet (TSV/CSV); default: the config's 'samples'"
@@ -29,82 +32,38 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Validate; raise ValidationErrors with every problem found in either file."""
-    from microbiome.config import load_config
-    from microbiome.io.samplesheet import load_sample_sheet
+    """Validate; raise ValidationErrors with every problem found in the config and the sheets."""
+    from microbiome.validation import check_run
 
-    problems: list[MicrobiomeError] = []
-    samples_path = args.samples
-    if args.config:
-        try:
-            config = load_config(args.config)
-            samples_path = samples_path or config["samples"]
-            log.info("%s: config OK", args.config)
-        except ValidationErrors as exc:
-            problems.extend(exc.errors)
-        except MicrobiomeError as exc:
-            problems.append(exc)
-    if samples_path is None:
-        if problems:
-            raise ValidationErrors(problems)
+    if args.config is None and args.samples is None:
         raise ConfigError("give --samples, or --config with a 'samples' key")
-    try:
-        table = load_sample_sheet(samples_path)
-    except ValidationErrors as exc:
-        problems.extend(exc.errors)
-    except MicrobiomeError as exc:
-        problems.append(exc)
-    if args.config and not problems and config["metadata"]["table"]:
-        problems.extend(_check_metadata(config["metadata"], set(table.index)))
-    if problems:
-        raise ValidationErrors(problems)
-    interleaved = table[(table["layout"] == "paired") & (table["fastq_2"] == "")]
-    for sample in interleaved.index:
-        log.info("note: sample %s: fastq_1 is interleaved paired-end; treated as paired", sample)
-    paired = int((table["layout"] == "paired").sum())
-    log.info(
-        "%s: %d samples OK (%d paired-end, %d single-end, %d patients)",
-        samples_path,
-        len(table),
-        paired,
-        len(table) - paired,
-        table.loc[table["patient_id"] != "", "patient_id"].nunique(),
-    )
+    checked = check_run(args.config, samples=args.samples)
+    for warning in checked.warnings:
+        log.warning("%s", warning)
+    if args.config:
+        log.info("%s: config OK", args.config)
+    if checked.metadata is not None:
+        metadata = checked.metadata
+        log.info(
+            "%s: metadata OK (%d samples, %d variables)",
+            metadata.path,
+            len(metadata.table),
+            len(metadata.types),
+        )
+    table = checked.samples
+    if table is not None:
+        interleaved = table[(table["layout"] == "paired") & (table["fastq_2"] == "")]
+        for sample in interleaved.index:
+            log.info(
+                "note: sample %s: fastq_1 is interleaved paired-end; treated as paired", sample
+            )
+        paired = int((table["layout"] == "paired").sum())
+        log.info(
+            "%s: %d samples OK (%d paired-end, %d single-end, %d patients)",
+            checked.samples_path,
+            len(table),
+            paired,
+            len(table) - paired,
+            table.loc[table["patient_id"] != "", "patient_id"].nunique(),
+        )
     return 0
-
-
-def _check_metadata(cfg: dict, samples: set[str]) -> list[MicrobiomeError]:
-    """Problems of the config's metadata sheet; log the samples in one sheet only."""
-    from microbiome.io.metadata import read_metadata
-
-    try:
-        metadata = read_metadata(
-            cfg["table"],
-            cfg["variables"],
-            sample_column=cfg["sample_column"] or None,
-            patient_column=cfg["patient_column"] or None,
-        )
-    except MicrobiomeError as exc:
-        return [exc]
-    match = metadata.match(sorted(samples))
-    if match.only_in_data:
-        log.warning(
-            "%s: no metadata for %d samples of the sample sheet: %s",
-            cfg["table"],
-            len(match.only_in_data),
-            ", ".join(match.only_in_data),
-        )
-    if match.only_in_metadata:
-        log.warning(
-            "%s: %d samples are not in the sample sheet: %s",
-            cfg["table"],
-            len(match.only_in_metadata),
-            ", ".join(match.only_in_metadata),
-        )
-    log.info(
-        "%s: metadata OK (%d samples, %d variables)",
-        cfg["table"],
-        len(metadata.table),
-        len(metadata.types),
-    )
-    return []

@@ -16,6 +16,7 @@ import pandas as pd
 
 from microbiome.errors import ConfigError, InputError
 from microbiome.io.feature_table import ORIENTATIONS, SAMPLE_HEADERS, reconcile_orientation
+from microbiome.io.tables import table_rows
 
 _MISSING = ["", "NA", "NaN", "nan", "N/A", "NULL", "null", "-"]
 
@@ -39,19 +40,20 @@ class MetaboliteTable:
 
 
 def _read_delimited(path: str) -> pd.DataFrame:
-    sep = "," if path.removesuffix(".gz").endswith(".csv") else "\t"
-    try:
-        # header=None: pandas would rename a repeated column name ("a", "a.1")
-        cells = pd.read_csv(
-            path, sep=sep, dtype=str, keep_default_na=False, header=None, encoding="utf-8"
-        )
-        table = cells.iloc[1:].reset_index(drop=True)
-        table.columns = [str(c).strip() for c in cells.iloc[0]]
-        return table
-    except FileNotFoundError:
-        raise InputError("file not found", file=path) from None
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-        raise InputError(f"not a readable table: {str(exc).splitlines()[0]}", file=path) from None
+    """The table's cells as text, the header as column names (a repeated name kept as it is);
+    a row shorter than the header is padded with missing values."""
+    (_, header), *rows = table_rows(path, what="file", same_width=False)
+    width = len(header)
+    body = []
+    for number, cells in rows:
+        if len(cells) > width:
+            raise InputError(
+                f"{len(cells)} columns where the header has {width}", file=path, line=number
+            )
+        body.append(cells + [""] * (width - len(cells)))
+    table = pd.DataFrame(body, columns=range(width), dtype=str)
+    table.columns = [c.strip() for c in header]
+    return table
 
 
 def detect_orientation(

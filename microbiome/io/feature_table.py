@@ -24,9 +24,9 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from xopen import xopen
 
 from microbiome.errors import ConfigError, InputError
+from microbiome.io.tables import table_rows
 from microbiome.ranks import CANONICAL_RANKS, PREFIX_RANKS, RANK_PREFIXES
 
 log = logging.getLogger("microbiome")
@@ -227,57 +227,31 @@ def read_feature_table(
     if fmt == "biom":
         return _read_biom(path)
     rows = _read_rows(path)
+    if fmt is None:
+        fmt = "microbiome" if rows[0][1][:3] == _MICROBIOME_HEADER else "tsv"
     if fmt == "microbiome":
         return _from_microbiome(path, rows)
     return _from_plain(path, rows, orientation, sample_ids)
 
 
-def _detect_format(path: str) -> str:
+def _detect_format(path: str) -> str | None:
+    """'biom' for an HDF5 or JSON BIOM file; None for a text table (told by its header)."""
     with open(path, "rb") as f:
         head = f.read(8)
     if head.startswith(b"\x89HDF"):
         return "biom"
     if head.lstrip().startswith(b"{"):
         return "biom"
-    rows = _first_row(path)
-    if rows[:3] == _MICROBIOME_HEADER:
-        return "microbiome"
-    return "tsv"
-
-
-def _first_row(path: str) -> list[str]:
-    with xopen(path, "rt", encoding="utf-8") as f:
-        for line in f:
-            if line.strip() and not line.startswith("# "):
-                return _split(line)
-    return []
-
-
-def _split(line: str) -> list[str]:
-    line = line.rstrip("\r\n")
-    return line.split("\t") if "\t" in line else line.split(",")
+    return None
 
 
 def _read_rows(path: str) -> list[tuple[int, list[str]]]:
-    """(line number, cells) of each row; blank lines and ``# `` comments (not ``#OTU ID``,
-    ``#SampleID``) are skipped."""
-    rows = []
-    try:
-        with xopen(path, "rt", encoding="utf-8") as f:
-            for number, line in enumerate(f, 1):
-                if not line.strip() or line.startswith("# ") or line.startswith("#\t"):
-                    continue
-                rows.append((number, _split(line)))
-    except (OSError, UnicodeDecodeError, EOFError) as exc:
-        raise InputError(f"cannot read the table: {exc}", file=path) from None
+    """(line number, cells) of the header and of each row (see
+    :func:`microbiome.io.tables.table_rows`: ``# `` comments, not ``#OTU ID`` or ``#SampleID``,
+    blank lines and all-empty rows are skipped)."""
+    rows = table_rows(path, what="table")
     if len(rows) < 2:
-        raise InputError("the table has a header but no rows" if rows else "empty table", file=path)
-    width = len(rows[0][1])
-    for number, cells in rows:
-        if len(cells) != width:
-            raise InputError(
-                f"{len(cells)} columns where the header has {width}", file=path, line=number
-            )
+        raise InputError("the table has a header but no rows", file=path)
     return rows
 
 

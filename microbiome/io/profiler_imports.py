@@ -37,7 +37,7 @@ PROFILER_FORMATS = ("kraken2", "bracken", "metaphlan", "motus")
 def _head(path: str, n: int = 30) -> list[str]:
     lines = []
     try:
-        with xopen(path, "rt", encoding="utf-8") as f:
+        with xopen(path, "rt", encoding="utf-8-sig") as f:
             for line in f:
                 if line.strip():
                     lines.append(line.rstrip("\r\n"))
@@ -126,7 +126,7 @@ def _metaphlan(path: str, rank: str) -> tuple[dict[str, float], pd.DataFrame, st
     sample = None
     values: dict[str, float] = {}
     names, lineages, taxids = [], [], []
-    with xopen(path, "rt", encoding="utf-8") as f:
+    with xopen(path, "rt", encoding="utf-8-sig") as f:
         for number, line in enumerate(f, 1):
             line = line.rstrip("\r\n")
             if not line.strip():
@@ -168,7 +168,7 @@ def _motus(path: str, rank: str) -> tuple[dict[str, float], pd.DataFrame]:
         raise ConfigError("mOTUs profiles are at species (mOTU) level: use rank species")
     values: dict[str, float] = {}
     names, taxids = [], []
-    with xopen(path, "rt", encoding="utf-8") as f:
+    with xopen(path, "rt", encoding="utf-8-sig") as f:
         for number, line in enumerate(f, 1):
             if line.startswith("#") or not line.strip():
                 continue

@@ -7,7 +7,6 @@ any extra columns (kept). TSV or CSV, with a header line; blank lines and lines 
 
 from __future__ import annotations
 
-import csv
 import functools
 import os
 import re
@@ -20,6 +19,7 @@ import jsonschema
 from microbiome.config import load_schema
 from microbiome.errors import ConfigError, InputError, MicrobiomeError, ValidationErrors
 from microbiome.io.reads import check_readable, is_alignment_file, is_interleaved
+from microbiome.io.tables import table_rows
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -79,34 +79,12 @@ def check_distinct_mates(
         )
 
 
-def _delimiter(path: Path, header: str) -> str:
-    if path.suffix.lower() == ".csv":
-        return ","
-    if path.suffix.lower() in (".tsv", ".txt"):
-        return "\t"
-    return "\t" if header.count("\t") >= header.count(",") else ","
-
-
 def _read_rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
     """Header and (line number, fields) of every data row."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError as exc:
-        raise ConfigError("sample sheet not found", file=path) from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read sample sheet: {exc}", file=path) from exc
-    lines = [
-        (number, line)
-        for number, line in enumerate(text.splitlines(), start=1)
-        if line.strip() and not line.lstrip().startswith("#")
-    ]
-    if not lines:
-        raise ConfigError("sample sheet is empty (a header line and one row per sample)", file=path)
-    delimiter = _delimiter(path, lines[0][1])
-    parsed = [
-        (number, [field.strip() for field in next(csv.reader([line], delimiter=delimiter))])
-        for number, line in lines
-    ]
+    rows = table_rows(
+        path, what="sample sheet", comment=r"\s*#", same_width=False, error=ConfigError
+    )
+    parsed = [(number, [field.strip() for field in cells]) for number, cells in rows]
     return parsed[0][1], parsed[1:]
 
 

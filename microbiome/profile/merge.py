@@ -99,7 +99,7 @@ def read_rank_table(path: str | os.PathLike) -> RankTable:
     if not os.path.isfile(path):
         raise InputError("rank table not found", file=path)
     metadata: dict[str, str] = {}
-    with open(path, encoding="utf-8") as f:
+    with open(path, encoding="utf-8-sig") as f:
         first = f.readline().rstrip("\r\n")
         if first != RANK_TABLE_MAGIC:
             raise InputError(

@@ -249,7 +249,7 @@ class Taxonomy:
         parent_of: dict[int, int] = {}
         ranks: dict[int, str] = {}
         lines: dict[int, int] = {}
-        with open(nodes_path, encoding="utf-8", errors="replace") as f:
+        with open(nodes_path, encoding="utf-8-sig", errors="replace") as f:
             for number, line in enumerate(f, 1):
                 if not line.strip():
                     continue
@@ -281,7 +281,7 @@ class Taxonomy:
         if not parent_of:
             raise InputError("taxonomy file has no nodes", file=nodes_path)
         names: dict[int, str] = {}
-        with open(names_path, encoding="utf-8", errors="replace") as f:
+        with open(names_path, encoding="utf-8-sig", errors="replace") as f:
             for number, line in enumerate(f, 1):
                 if not line.strip():
                     continue

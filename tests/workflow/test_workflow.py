@@ -139,6 +139,58 @@ def test_invalid_sheet_stops_the_workflow_at_start(tmp_path):
     assert "line 2, column fastq_1: file not found" in output
 
 
+def _clinical_sheet(work, edits):
+    """The demo's clinical sheet in ``work`` with (line, column, value) edits, named in the
+    config."""
+    rows = [
+        r.split("\t") for r in (TEST_DATA / "metadata" / "clinical.tsv").read_text().splitlines()
+    ]
+    for line, column, value in edits:
+        rows[line - 1][rows[0].index(column)] = value
+    sheet = work / "config" / "clinical.tsv"
+    sheet.write_text("\n".join("\t".join(r) for r in rows) + "\n")
+    config = work / "config" / "config.yaml"
+    demo = f"table: {TEST_DATA}/metadata/clinical.tsv"
+    config.write_text(config.read_text().replace(demo, f"table: {sheet}"))
+    return sheet
+
+
+def test_start_up_reports_every_problem_of_the_config_and_both_sheets(tmp_path):
+    """The start-up check is `microbiome validate`'s: every problem at once, with did-you-mean
+    and the config file's line for mistyped keys."""
+    work = make_workdir(tmp_path, ["A\tmissing.fq\t", "A\tother.fq\t"])
+    sheet = _clinical_sheet(work, [(3, "bmi", "290"), (5, "antibiotics", "maybe")])
+    config = work / "config" / "config.yaml"
+    text = config.read_text().replace("  min_length: 50 ", "  min_lenght: 50 ")
+    config.write_text(text + "profle: {}\n")
+    typo = 1 + next(i for i, line in enumerate(text.splitlines()) if "min_lenght" in line)
+    profle = len(text.splitlines()) + 1
+    result = snakemake(work, "--dry-run")
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    for message in (
+        f"config/config.yaml, line {typo}: key qc.min_lenght: unknown key; did you mean"
+        " 'min_length'?",
+        f"config/config.yaml, line {profle}: key profle: unknown key; did you mean 'profile'?",
+        "line 2, column fastq_1: file not found",
+        "line 3, column sample_id: duplicate sample ID 'A'",
+        f"{sheet}, line 3, column bmi: 290 is outside the declared range 10..80",
+        f"{sheet}, line 5, column antibiotics: 'maybe' is not one of the declared levels no, yes",
+    ):
+        assert message in output, (message, output)
+
+
+def test_start_up_lists_the_cleaned_labels(tmp_path):
+    work = make_workdir(tmp_path)
+    sheet = _clinical_sheet(work, [(2, "diagnosis", "Control "), (4, "diagnosis", "Control ")])
+    result = snakemake(work, "--dry-run")
+    assert result.returncode == 0, result.stderr
+    assert (
+        f"{sheet}, column diagnosis: 2 values had surrounding spaces removed ('Control ' ->"
+        " 'Control', lines 2, 4)"
+    ) in result.stdout + result.stderr
+
+
 @pytest.mark.slow
 def test_full_demo_run(tmp_path):
     work = make_workdir(tmp_path)

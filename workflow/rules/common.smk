@@ -11,18 +11,33 @@ import pandas as pd
 
 from snakemake.exceptions import WorkflowError
 from snakemake.logging import logger
-from snakemake.utils import validate
 
 from microbiome.errors import MicrobiomeError
-from microbiome.io.metadata import read_metadata
-from microbiome.io.samplesheet import load_sample_sheet
 from microbiome.reproducible import newest_mtime
-
-validate(config, schema="../schemas/config.schema.yaml")
+from microbiome.validation import check_run
 
 # With --software-deployment-method conda, envs/microbiome.post-deploy.sh installs the package
 # into its environment from this checkout.
 os.environ.setdefault("MICROBIOME_SRC", os.path.dirname(workflow.basedir))
+
+# The checks of `microbiome validate`, every problem at once: the config against
+# schemas/config.schema.yaml (its defaults filled in), settings that go together, the sample
+# sheet, and the clinical sheet against its declared column types.
+# The config files, lowest precedence first (configfile:, then --configfile), name the file
+# and line of a config problem.
+_cli_configfiles = [str(f) for f in workflow.overwrite_configfiles or ()]
+try:
+    CHECKED = check_run(
+        config,
+        config_files=[
+            *(f for f in map(str, workflow.configfiles) if f not in _cli_configfiles),
+            *_cli_configfiles,
+        ],
+    )
+except MicrobiomeError as exc:
+    raise WorkflowError(f"invalid inputs:\n{exc}") from None
+for note in (*CHECKED.warnings, *(CHECKED.metadata.notes if CHECKED.metadata else ())):
+    logger.warning(note)
 
 #: tables mode: every stage after profiling runs from given tables; no reads, no sample sheet.
 TABLES_MODE = config["mode"] == "tables"
@@ -32,23 +47,7 @@ if TABLES_MODE:
         columns=["sample_id", "fastq_1", "fastq_2", "line", "layout"]
     )
 else:
-    try:
-        SAMPLES = load_sample_sheet(config["samples"])
-    except MicrobiomeError as exc:
-        raise WorkflowError(f"invalid sample sheet:\n{exc}") from None
-
-
-# The metadata sheet is checked at start-up, against the declared column types.
-if config["metadata"]["table"]:
-    try:
-        read_metadata(
-            config["metadata"]["table"],
-            config["metadata"]["variables"],
-            sample_column=config["metadata"]["sample_column"] or None,
-            patient_column=config["metadata"]["patient_column"] or None,
-        )
-    except MicrobiomeError as exc:
-        raise WorkflowError(f"invalid metadata sheet:\n{exc}") from None
+    SAMPLES = CHECKED.samples
 
 
 #: Config keys that name input data (files or folders), besides the reads of the sample sheet.
@@ -215,25 +214,6 @@ def qc_outputs(layout):
     return outputs
 
 
-def profile_check():
-    """Stop at start-up, saying which keys to set, when the profile stage lacks its database."""
-    cfg = config["profile"]
-    if not cfg["activate"]:
-        return
-    if cfg["profiler"] == "kraken2":
-        if not cfg["kraken2_db"]:
-            raise WorkflowError(
-                "profile.profiler is kraken2: set profile.kraken2_db to the"
-                " folder of a Kraken 2 database (hash.k2d, opts.k2d, taxo.k2d)"
-            )
-    elif not cfg["database"] and not (cfg["references"] and cfg["taxonomy"]):
-        raise WorkflowError(
-            "profile: set profile.references and profile.taxonomy (to build the"
-            " database) or profile.database (a prebuilt one), or turn the stage"
-            " off with profile.activate: false"
-        )
-
-
 def profile_db():
     """The database the classification reads: prebuilt, or built into resources/db/."""
     cfg = config["profile"]
@@ -362,10 +342,6 @@ def all_outputs():
     return outputs
 
 
-if not TABLES_MODE:
-    profile_check()
-
-
 def integrate_runs():
     """Whether the integration runs: switched on, with taxa (tables mode or profiles) and a
     clinical sheet to link them to."""
@@ -374,30 +350,6 @@ def integrate_runs():
         and bool(config["metadata"]["table"])
         and (TABLES_MODE or config["profile"]["activate"])
     )
-
-
-def integrate_check():
-    """Stop at start-up, saying which keys to set, when the integration lacks an input."""
-    cfg = config["integrate"]
-    tables = config["tables"]
-    if TABLES_MODE and not (tables["taxa"] or tables["profiler_outputs"]):
-        raise WorkflowError(
-            "mode is tables: set tables.taxa (a taxa table) or tables.profiler_outputs"
-            " (Kraken 2, Bracken, MetaPhlAn or mOTUs outputs)"
-        )
-    if TABLES_MODE and not tables["taxa"] and not cfg["rank"]:
-        raise WorkflowError(
-            "tables.profiler_outputs: set integrate.rank (e.g. species)"
-        )
-    if not TABLES_MODE and not cfg["rank"]:
-        raise WorkflowError(
-            "integrate.rank: set the rank of results/tables/ to analyse"
-        )
-    if cfg["activate"] and not config["metadata"]["table"]:
-        logger.warning(
-            "integrate: no clinical sheet (metadata.table), so no integration; set it to"
-            " link the taxa and metabolites to the clinical data"
-        )
 
 
 def integrate_outputs():
@@ -458,9 +410,6 @@ def integrate_rule_outputs():
         )
         outputs["model"] = f"{d}/biomarkers/model.joblib"
     return outputs
-
-
-integrate_check()
 
 
 def diversity_metrics():

@@ -2,25 +2,9 @@
 
 
 def report_metadata():
-    """The clinical sheet of the report's patients (None without one), checked at
-    start-up with the reference group's variable, so that a wrong setting stops the
-    run before it starts."""
-    from microbiome.report.cohort import read_cohort_metadata
-
-    sheet = config["metadata"]["table"]
-    if not sheet:
-        return None
-    try:
-        metadata = read_cohort_metadata(sheet, config)
-    except MicrobiomeError as exc:
-        raise WorkflowError(f"report: {exc}") from None
-    variable = config["report"]["reference"]["variable"]
-    if variable and variable not in metadata.table.columns:
-        raise WorkflowError(
-            f"report.reference.variable: {variable!r} is not a column of {sheet} (columns:"
-            f" {', '.join(metadata.table.columns)}); set it to one, or to '' for the whole cohort"
-        )
-    return metadata
+    """The clinical sheet of the report's patients (None without one), read and checked at
+    start-up (common.smk), with the report's reference variable."""
+    return CHECKED.metadata
 
 
 def report_patients():
