@@ -28,6 +28,7 @@ from microbiome.cli import (
     qc,
     report,
     run,
+    sample_status,
     stats,
     validate,
 )
@@ -46,6 +47,7 @@ SUBCOMMANDS = (
     run,
     import_profiles,
     integrate,
+    sample_status,
     report,
 )
 

@@ -43,7 +43,7 @@ def report_inputs(wildcards):
     """Every file the reports read; the diversity and integrate folders through their
     parameters.json, which each stage writes last. The taxa are the species table (the GMHI
     needs species; the report collapses it to the ranks it shows)."""
-    inputs = {"taxa": taxa_table("species")}
+    inputs = {"taxa": taxa_table("species"), "status": "results/tables/sample_status.tsv"}
     if not TABLES_MODE:
         inputs["qc"] = "results/qc/qc_summary.tsv"
         if config["profile"]["profiler"] == "microbiome":
@@ -68,6 +68,7 @@ def report_flags(wildcards, input):
     flags = [f"--taxa {input.taxa!r}"]
     for name in (
         "qc",
+        "status",
         "metadata",
         "samples",
         "database",
