@@ -180,7 +180,8 @@ def _quality_line(r: pd.Series, samples: list[str], idx: pd.DataFrame, cohort: C
     if verdict == NA:
         text = "Not available: " + r["qc_reason"].removeprefix("not available: ") + "."
     elif verdict == "PASS" and qc is not None and r.name in qc.index:
-        text = qc_description(qc.loc[r.name]).capitalize() + "."
+        text = qc_description(qc.loc[r.name]) + "."
+        text = text[0].upper() + text[1:]
     else:
         text = (r["qc_reason"] or "Within the limits") + "."
         text = text[0].upper() + text[1:]
@@ -389,14 +390,14 @@ def _notable_line(notable: list[dict], r: pd.Series) -> dict:
     if patho:
         text = (
             "Pathobionts found: "
-            + ", ".join(f"{n['display']} ({n['abundance']})" for n in patho)
+            + ", ".join(f"{n['display']} {n['abundance']}" for n in patho)
             + ". "
         )
     else:
         text = "No listed pathobiont was found. "
     text += (
         "Beneficial taxa found: "
-        + ", ".join(f"{n['display']} ({n['abundance']})" for n in good)
+        + ", ".join(f"{n['display']} {n['abundance']}" for n in good)
         + "."
         if good
         else "None of the listed beneficial taxa was found."
