@@ -85,7 +85,7 @@ def patient_context(cohort: Cohort, patient: str) -> dict:
         return ctx
     if latest is None:
         last = idx.loc[samples[-1]]
-        failed = "; ".join(f"{x}: {idx.at[x, 'exclusion_reason']}" for x in samples)
+        failed = ", ".join(f"{x} ({idx.at[x, 'exclusion_reason'].split(':')[0]})" for x in samples)
         ctx["summary"] = [
             _quality_line(last, samples, idx, cohort),
             _coverage_line(last, samples, idx),
@@ -94,8 +94,8 @@ def patient_context(cohort: Cohort, patient: str) -> dict:
                 "label": "Results",
                 "value": "not shown",
                 "status": "FAIL",
-                "text": "No sample of this patient can be reported, so no results are shown. "
-                f"Left out: {failed}.",
+                "text": "No sample of this patient can be reported, so no results are shown "
+                f"(left out: {failed}; the reasons are above and in the table below).",
             },
         ]
         ctx["summary_sample"] = samples[-1]
@@ -211,24 +211,23 @@ def _coverage_line(r: pd.Series, samples: list[str], idx: pd.DataFrame) -> dict:
             "it cannot be told how much of the community the results describe."
         )
     else:
-        known = (
-            f"{pct(fraction)} of the reads were classified"
-            + (f" ({pct(species / 100)} to a species)" if pd.notna(species) else "")
-            + "; the rest matched nothing in the reference database and are shown as "
+        to_species = f" ({pct(species / 100)} to a species)" if pd.notna(species) else ""
+        rest = (
+            "The other reads matched nothing in the reference database and are shown as "
             "unclassified."
-            if pd.notna(fraction)
-            else ""
         )
         why = r["coverage_reason"]
         if verdict == "FAIL":
-            text = f"{why[0].upper()}{why[1:]}. No result of this sample is shown. {known}"
+            text = f"{why[0].upper()}{why[1:]}. No result of this sample is shown."
         elif verdict == "WARN":
             text = (
-                f"{why[0].upper()}{why[1:]}: the indices below describe only part of the "
-                f"community and are greyed out. {known}"
+                f"{why[0].upper()}{why[1:]}{to_species}: the indices below describe only part "
+                f"of the community and are greyed out. {rest}"
             )
+        elif pd.notna(fraction):
+            text = f"{pct(fraction)} of the reads were classified{to_species}. {rest}"
         else:
-            text = known
+            text = why
     return {
         "key": "coverage",
         "label": "Profiling coverage",
@@ -315,7 +314,7 @@ def _dysbiosis_line(r: pd.Series, cohort: Cohort, guard: str) -> dict:
             f"({cohort.reference_label}): 0 = the same, 1 = nothing shared. "
             + (
                 ""
-                if cohort.reference_guard()
+                if guard or cohort.reference_guard()
                 else f"Above the usual range (cut-off {cutoff:.2f}): the community differs "
                 "markedly from the reference group."
                 if dysbiotic
@@ -434,7 +433,7 @@ def _responder(cohort: Cohort, samples: list[str]) -> dict | None:
                 "label": "Responder probability",
                 "value": "not estimable",
                 "status": "NA",
-                "text": f"The responder model is not estimable on this cohort: {guard}. No "
+                "text": "The responder model is not estimable on this cohort, so no "
                 "probability is given.",
                 "greyed": guard,
             },

@@ -274,8 +274,9 @@ def test_c_six_samples_no_auroc_no_probability_everything_greyed(tmp_path):
     responder = summary_line(html, "responder")
     assert badge(responder) == ("NA", "not estimable")
     assert greyed(responder)
+    assert "The responder model is not estimable on this cohort" in responder
     assert (
-        "not estimable on this cohort: 3 patients with responder and 3 with non-responder, "
+        "Greyed out, not a result: 3 patients with responder and 3 with non-responder, "
         "fewer than the 10 per class needed" in responder
     )
     assert "0.90" not in responder and "AUROC" not in html.split("About this report")[0]
