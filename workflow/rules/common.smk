@@ -351,7 +351,8 @@ def integrate_check():
 
 def integrate_outputs():
     """The final outputs of the integration (the contract with the report stage), as plain
-    paths: a report() flag here would resolve its caption against the Snakefile's folder."""
+    paths: a report() flag here would resolve its caption against the Snakefile's folder.
+    """
     return [str(path) for path in integrate_rule_outputs().values()]
 
 

@@ -43,7 +43,10 @@ def report_inputs(wildcards):
     """Every file the reports read; the diversity and integrate folders through their
     parameters.json, which each stage writes last. The taxa are the species table (the GMHI
     needs species; the report collapses it to the ranks it shows)."""
-    inputs = {"taxa": taxa_table("species"), "status": "results/tables/sample_status.tsv"}
+    inputs = {
+        "taxa": taxa_table("species"),
+        "status": "results/tables/sample_status.tsv",
+    }
     if not TABLES_MODE:
         inputs["qc"] = "results/qc/qc_summary.tsv"
         if config["profile"]["profiler"] == "microbiome":
