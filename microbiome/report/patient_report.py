@@ -335,9 +335,9 @@ def _diversity_line(r: pd.Series, cohort: Cohort, guard: str) -> dict:
         "label": "Diversity",
         "value": fmt(r["diversity"]),
         "status": status,
-        "text": f"{cohort.settings['diversity_metric']}: {_percentile_text(p, cohort)} "
-        f"({cohort.reference_label}). Low diversity is common after antibiotics and in many "
-        "chronic diseases.",
+        "text": f"{cohort.settings['diversity_metric']}: {_percentile_text(p, cohort)}"
+        + ("" if cohort.reference_guard() else f" ({cohort.reference_label})")
+        + ". Low diversity is common after antibiotics and in many chronic diseases.",
     }
     return _greyed(line, guard or cohort.reference_guard())
 
