@@ -235,3 +235,28 @@ def load_config(path: str | os.PathLike) -> dict:
     if errors:
         raise ValidationErrors(errors)
     return config
+
+
+def config_from(path: str | os.PathLike | None = None, settings: str | None = None) -> dict:
+    """The workflow config with defaults: from a YAML file (``--config``), from the JSON text
+    of a rule (``--settings``), or from the schema's defaults alone when neither is given.
+
+    Raises ConfigError for settings that are not a JSON object, ValidationErrors listing every
+    problem of either.
+    """
+    import json
+
+    if path:
+        return load_config(path)
+    config: dict = {}
+    if settings:
+        try:
+            config = json.loads(settings)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"--settings is not valid JSON: {exc.msg}") from None
+        if not isinstance(config, dict):
+            raise ConfigError("--settings must be a JSON object")
+    errors = schema_errors(config, load_schema("config"), file="--settings")
+    if errors:
+        raise ValidationErrors(errors)
+    return config

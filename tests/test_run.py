@@ -88,7 +88,8 @@ def test_slurm_without_the_plugin_says_what_to_install(plugin, capfd):
     err = capfd.readouterr().err
     assert code == 2
     assert "needs Snakemake's SLURM executor plugin" in err
-    assert "pip install 'microbiome[slurm]'" in err
+    # from the checkout, not from the package index (where 'microbiome' is someone else's)
+    assert "pip install -e '.[slurm]'" in err and "microbiome[slurm]" not in err
 
 
 def test_slurm_without_sbatch_says_where_to_run(plugin, no_slurm_here, capfd):

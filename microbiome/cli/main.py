@@ -31,6 +31,7 @@ from microbiome.cli import (
     qc,
     report,
     run,
+    sample_status,
     stats,
     validate,
 )
@@ -50,6 +51,7 @@ SUBCOMMANDS = (
     run,
     import_profiles,
     integrate,
+    sample_status,
     report,
 )
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 
 from microbiome.errors import ConfigError
@@ -30,6 +29,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         " .relative.tsv, BIOM, a samples x taxa TSV)",
     )
     parser.add_argument("--qc", metavar="TSV", help="QC summary of `microbiome merge-qc`")
+    parser.add_argument(
+        "--status",
+        metavar="TSV",
+        help="status table of `microbiome sample-status` (the verdicts and exclusions every"
+        " stage uses); without it the report decides them from --qc and --classification",
+    )
+    parser.add_argument(
+        "--classification",
+        metavar="TSV",
+        help="classification summary (classified share of reads per sample), used without --status",
+    )
     parser.add_argument(
         "--metadata", metavar="SHEET", help="clinical metadata (sample_id, patient_id, ...)"
     )
@@ -67,29 +77,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def _config(args: argparse.Namespace) -> dict:
-    """The workflow config with defaults: from --config, --settings, or the schema alone."""
-    from microbiome.config import load_config, load_schema, schema_errors
-    from microbiome.errors import ValidationErrors
-
-    if args.config:
-        return load_config(args.config)
-    config: dict = {}
-    if args.settings:
-        try:
-            config = json.loads(args.settings)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"--settings is not valid JSON: {exc.msg}") from None
-        if not isinstance(config, dict):
-            raise ConfigError("--settings must be a JSON object")
-    errors = schema_errors(config, load_schema("config"), file="--settings")
-    if errors:
-        raise ValidationErrors(errors)
-    return config
-
-
 def run(args: argparse.Namespace) -> int:
     """Build the cohort once, then write the reports asked for."""
+    from microbiome.config import config_from
     from microbiome.io.samplesheet import check_sample_id
     from microbiome.report.cohort import Inputs, load_cohort
     from microbiome.report.render import write_reports
@@ -100,10 +90,17 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--patient and --no-patients contradict each other")
     for patient in args.patient or ():
         check_sample_id(patient, "--patient", column="patient_id")
-    config = _config(args)
+    if args.status and args.classification:
+        raise ConfigError(
+            "--classification is only used without --status (the status table already holds"
+            " the classified shares)"
+        )
+    config = config_from(args.config, args.settings)
     inputs = Inputs(
         taxa=args.taxa,
         qc=args.qc,
+        status=args.status,
+        classification=args.classification,
         metadata=args.metadata,
         samples=args.samples,
         diversity=args.diversity,

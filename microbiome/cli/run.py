@@ -115,11 +115,13 @@ def _read_profile(path: Path) -> dict:
 
 def check_slurm(*, dry_run: bool) -> None:
     """Raise ConfigError saying what to install or where to run when SLURM cannot be used here."""
+    from microbiome.config import WORKFLOW_DIR
+
     if importlib.util.find_spec("snakemake_executor_plugin_slurm") is None:
         raise ConfigError(
             "--profile slurm needs Snakemake's SLURM executor plugin, which is not installed in"
-            f" {sys.prefix}: install it with `pip install 'microbiome[slurm]'` in the repository"
-            " (or `pip install snakemake-executor-plugin-slurm`)"
+            f" {sys.prefix}: install it from the checkout with `cd {WORKFLOW_DIR.parent} && pip"
+            " install -e '.[slurm]'` (or `pip install snakemake-executor-plugin-slurm`)"
         )
     if shutil.which("sbatch") is None:
         message = (

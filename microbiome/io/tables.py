@@ -10,10 +10,14 @@ import csv
 import os
 import re
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from xopen import xopen
 
 from microbiome.errors import InputError, MicrobiomeError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 _BOM = b"\xef\xbb\xbf"
 _COMPRESSED = (".gz", ".bz2", ".xz", ".zst")
@@ -132,3 +136,29 @@ def table_rows(
     if not rows:
         raise error(f"the {what} is empty", file=os.fspath(path))
     return rows
+
+
+def read_tsv(path: str | os.PathLike, required: tuple[str, ...] = ()) -> pd.DataFrame:
+    """A tab-separated table with a header; ``NA`` or empty cells are missing values.
+
+    Raises InputError naming the file when it cannot be parsed or lacks a required column.
+    """
+    import pandas as pd
+
+    path = os.fspath(path)
+    try:
+        table = pd.read_csv(
+            path, sep="\t", na_values=["NA", "NaN", ""], keep_default_na=False, comment=None
+        )
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise InputError(f"cannot read the table: {exc}", file=path) from None
+    missing = [c for c in required if c not in table.columns]
+    if missing:
+        raise InputError(
+            f"missing column(s) {', '.join(missing)} "
+            f"(columns: {', '.join(map(str, table.columns))})",
+            file=path,
+        )
+    if "sample_id" in table.columns:
+        table["sample_id"] = table["sample_id"].astype(str)
+    return table

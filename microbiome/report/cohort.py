@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import platform
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import metadata as importlib_metadata
 
 import numpy as np
@@ -28,7 +28,6 @@ from microbiome.report.indices import (
     gmhi,
     notable_taxa,
     percentile,
-    qc_verdicts,
 )
 from microbiome.report.inputs import (
     DIVERSITY_FILES,
@@ -37,6 +36,15 @@ from microbiome.report.inputs import (
     StageOutputs,
     read_qc,
     read_stage,
+)
+from microbiome.status import (
+    NA,
+    mark_empty,
+    read_classification,
+    read_status,
+    sample_status,
+    unclassified_columns,
+    with_exclusion,
 )
 
 log = logging.getLogger("microbiome")
@@ -73,6 +81,8 @@ class Inputs:
 
     taxa: str
     qc: str | None = None
+    status: str | None = None  # the status table of `microbiome sample-status`
+    classification: str | None = None  # the classification summary (without a status table)
     metadata: str | None = None
     samples: str | None = None  # the sample sheet: sample -> patient without a metadata sheet
     diversity: str | None = None
@@ -98,7 +108,8 @@ class Cohort:
     time_labels: pd.Series  # sample -> "timepoint 1" / "2024-01-03" / ""
     order: pd.Series  # sample -> sort key within its patient
     qc: pd.DataFrame | None
-    indices: pd.DataFrame  # per sample; derived values NA when QC failed
+    status: pd.DataFrame  # microbiome.status columns, every sample known (also not profiled)
+    indices: pd.DataFrame  # per sample: status, classified share, indices (NA when excluded)
     reference: list[str]
     reference_label: str
     dysbiosis_cutoff: float
@@ -121,8 +132,45 @@ class Cohort:
 
     @property
     def usable(self) -> list[str]:
-        """Samples whose derived values are reported (QC not FAIL)."""
-        return self.indices.index[self.indices["qc_verdict"] != "FAIL"].tolist()
+        """Samples whose derived values are reported and that the cohort statistics use:
+        those not excluded (neither verdict FAIL, reads in the profile)."""
+        return self.indices.index[self.indices["excluded"] != "yes"].tolist()
+
+    @property
+    def excluded(self) -> pd.DataFrame:
+        """The excluded samples of the taxa table with their reasons."""
+        idx = self.indices
+        return idx.loc[idx["excluded"] == "yes", ["patient_id", "exclusion_reason"]]
+
+    def index_guard(self, sample: str) -> str:
+        """Why the derived indices of ``sample`` are greyed out ('' when they are not): a
+        profiling coverage below the warning limit."""
+        row = self.indices.loc[sample]
+        if row["coverage_verdict"] == "WARN":
+            return f"only {row['coverage_reason']}"
+        return ""
+
+    def reference_guard(self) -> str:
+        """Why percentiles and the dysbiosis score are greyed out ('' when they are not): a
+        reference group smaller than ``min_reference_samples``."""
+        n, minimum = len(self.reference), self.settings["min_reference_samples"]
+        if n < minimum:
+            return (
+                f"the reference group ({self.reference_label}) has {n} sample(s), fewer than "
+                f"the {minimum} needed for a usable range"
+            )
+        return ""
+
+    def cohort_guard(self) -> str:
+        """Why comparisons with the cohort ('higher/lower than most') are greyed out ('' when
+        they are not): fewer usable samples than ``min_reference_samples``."""
+        n, minimum = len(self.usable), self.settings["min_reference_samples"]
+        if n < minimum:
+            return (
+                f"the cohort has {n} usable sample(s), fewer than the {minimum} needed for a "
+                "usable range"
+            )
+        return ""
 
     def patient_samples(self, patient: str) -> list[str]:
         samples = self.patients.index[self.patients == patient]
@@ -165,7 +213,7 @@ def load_cohort(inputs: Inputs, config: dict) -> Cohort:
     """Read the inputs and compute every sample's QC verdict and indices."""
     settings = config["report"]
     notes: list[str] = []
-    species = read_feature_table(inputs.taxa)
+    species, unclassified = split_unclassified(read_feature_table(inputs.taxa))
     _, empty = species.without_empty_samples()
     if len(empty) == len(species.data):
         raise InputError("no sample of the taxa table has any reads", file=inputs.taxa)
@@ -192,25 +240,15 @@ def load_cohort(inputs: Inputs, config: dict) -> Cohort:
         patients = patients_of(samples, None)
     time_labels, order = _time_order(samples, metadata)
 
-    qc = None
-    if inputs.qc:
-        qc = read_qc(inputs.qc)
-        verdicts = qc_verdicts(qc, settings["qc"]).reindex(samples)
-        missing = verdicts["qc_verdict"].isna()
-        verdicts.loc[missing, "qc_verdict"] = "WARN"
-        verdicts.loc[missing, "qc_reason"] = "no QC record for this sample"
-    else:
-        verdicts = pd.DataFrame(
-            {"qc_verdict": "WARN", "qc_reason": "QC was not run: sample quality is unknown"},
-            index=samples,
-        )
-        notes.append("QC was not run: every sample's quality is unknown (WARN)")
-
-    verdicts.loc[empty, "qc_verdict"] = "FAIL"
-    verdicts.loc[empty, "qc_reason"] = "no reads were classified: nothing to report"
+    qc = read_qc(inputs.qc) if inputs.qc else None
+    status = _status(inputs, settings, qc, species, unclassified, samples, empty)
+    if qc is None and (status["qc_verdict"] == "NA").all():
+        notes.append("QC was not run: sample quality is not available")
+    classified = classified_fraction(status, species, unclassified)
     indices = pd.DataFrame({"patient_id": patients, "time": time_labels}, index=samples)
-    indices = indices.join(verdicts)
-    usable = indices.index[indices["qc_verdict"] != "FAIL"].tolist()
+    indices = indices.join(status.reindex(samples))
+    indices["classified_fraction"] = classified
+    usable = indices.index[indices["excluded"] != "yes"].tolist()
 
     reference, reference_label = _reference(settings["reference"], metadata, usable, notes)
 
@@ -279,6 +317,7 @@ def load_cohort(inputs: Inputs, config: dict) -> Cohort:
         time_labels=time_labels,
         order=order,
         qc=qc,
+        status=status,
         indices=indices,
         reference=reference,
         reference_label=reference_label,
@@ -292,6 +331,112 @@ def load_cohort(inputs: Inputs, config: dict) -> Cohort:
         _ranks={settings["taxa_rank"]: at_rank, settings["composition_rank"]: composition_table},
     )
     return cohort
+
+
+def split_unclassified(table: FeatureTable) -> tuple[FeatureTable, pd.Series | None]:
+    """The taxa table without its explicit unclassified entry (taxid 0, name
+    ``unclassified``), and that entry's values per sample (None when the table has none).
+
+    A table reader that already sets the entry apart (attribute ``unclassified``) is used as
+    it is.
+    """
+    held = getattr(table, "unclassified", None)
+    columns = unclassified_columns(table.features)
+    values = table.data[columns].sum(axis=1) if columns else None
+    if isinstance(held, pd.Series):
+        values = held.reindex(table.data.index).astype(float)
+    if columns:
+        table = replace(
+            table, data=table.data.drop(columns=columns), features=table.features.drop(columns)
+        )
+    return table, values
+
+
+def classification_from_table(
+    species: FeatureTable, unclassified: pd.Series | None
+) -> pd.DataFrame | None:
+    """A classification summary derived from a taxa table's unclassified entry (None without
+    one): reads known only for a counts table; the species share is not known."""
+    if unclassified is None:
+        return None
+    classified = species.data.sum(axis=1)
+    total = classified + unclassified.reindex(classified.index).fillna(0.0)
+    percent = (100.0 * classified / total.where(total > 0)).astype(float)
+    counts = not species.relative
+    return pd.DataFrame(
+        {
+            "reads_total": total if counts else np.nan,
+            "reads_classified": classified if counts else np.nan,
+            "classified_percent": percent,
+            "reads_species": np.nan,
+            "species_percent": np.nan,
+        },
+        index=classified.index,
+    )
+
+
+def _status(
+    inputs: Inputs,
+    settings: dict,
+    qc: pd.DataFrame | None,
+    species: FeatureTable,
+    unclassified: pd.Series | None,
+    samples: list[str],
+    empty: list[str],
+) -> pd.DataFrame:
+    """Every sample's status: the given status table (samples it lacks are kept, with NA
+    verdicts), else decided here from the QC and classification summaries. Either way a
+    sample without reads in the taxa table is excluded."""
+    if inputs.status:
+        status = read_status(inputs.status)
+        missing = [x for x in samples if x not in status.index]
+        if missing:
+            log.warning(
+                "%d sample(s) of the taxa table are not in %s and are kept: %s",
+                len(missing),
+                inputs.status,
+                ", ".join(missing[:10]),
+            )
+            reason = f"not available: not in the status table {inputs.status}"
+            extra = pd.DataFrame(
+                {
+                    "qc_verdict": NA,
+                    "qc_reason": reason,
+                    "coverage_verdict": NA,
+                    "coverage_reason": reason,
+                    "classified_percent": np.nan,
+                    "species_percent": np.nan,
+                },
+                index=pd.Index(missing, name="sample_id"),
+            )
+            status = pd.concat([status, extra])
+        return with_exclusion(mark_empty(status, empty))
+    classification = (
+        read_classification(inputs.classification)
+        if inputs.classification
+        else classification_from_table(species, unclassified)
+    )
+    return sample_status(
+        qc=qc,
+        classification=classification,
+        samples=samples,
+        empty=empty,
+        qc_thresholds=settings["qc"],
+        coverage=settings.get("coverage"),
+    )
+
+
+def classified_fraction(
+    status: pd.DataFrame, species: FeatureTable, unclassified: pd.Series | None
+) -> pd.Series:
+    """Each sample's classified share of reads (0..1, NaN when unknown): from the status
+    table, else from the taxa table's unclassified entry."""
+    samples = species.data.index
+    fraction = status["classified_percent"].reindex(samples).astype(float) / 100.0
+    derived = classification_from_table(species, unclassified)
+    if derived is not None:
+        fraction = fraction.fillna(derived["classified_percent"] / 100.0)
+    return fraction
 
 
 def read_cohort_metadata(path: str, config: dict) -> Metadata:
@@ -423,6 +568,21 @@ def top_composition(proportions: pd.DataFrame, names: pd.Series, top: int) -> pd
     if (other > 1e-12).any():
         out["Other"] = other
     return out
+
+
+def composition_shares(cohort: Cohort, samples: list[str]) -> tuple[pd.DataFrame, bool]:
+    """The composition of ``samples`` at the composition rank: the top taxa and 'Other' as
+    shares of all reads with an 'unclassified' share, when every sample's classified share is
+    known (True); else renormalised over the classified reads (False)."""
+    s = cohort.settings
+    names = cohort.names_at(s["composition_rank"])
+    comp = top_composition(cohort.composition.loc[samples], names, s["composition_top"])
+    fraction = cohort.indices.loc[samples, "classified_fraction"].astype(float)
+    if len(samples) and fraction.notna().all():
+        comp = comp.mul(fraction, axis=0)
+        comp["unclassified"] = 1.0 - fraction
+        return comp, True
+    return comp, False
 
 
 def versions() -> list[tuple[str, str]]:
@@ -562,7 +722,8 @@ def references(taxa: list[str] | None = None) -> list[str]:
     table = notable_taxa().table
     if taxa is not None:
         table = table[table["taxon"].isin(taxa)]
-    return list(dict.fromkeys([*INDEX_REFERENCES, *table["reference"]]))
+    cited = [f"{r} doi:{d}" for r, d in zip(table["reference"], table["doi"], strict=True)]
+    return list(dict.fromkeys([*INDEX_REFERENCES, *cited]))
 
 
 def chosen_model(stage: StageOutputs) -> dict | None:
@@ -587,6 +748,9 @@ def chosen_model(stage: StageOutputs) -> dict | None:
         "auroc_low": float(best["auroc_ci_low"]),
         "auroc_high": float(best["auroc_ci_high"]),
         "n_samples": int(best["n_samples"]),
+        "n_positive": int(best["n_positive"]),
+        "permutation_p": float(best["permutation_p"]),
+        "n_models": len(perf),
         "outcome": str(info.get("outcome") or chosen.get("outcome") or ""),
         "positive_class": _levels(info.get("positive_class"), "the positive outcome"),
         "negative_class": _levels(info.get("negative_class"), "other"),
@@ -598,3 +762,52 @@ def _levels(value, default: str) -> str:
     if isinstance(value, list):
         return " or ".join(str(v) for v in value) or default
     return str(value) if value else default
+
+
+def class_sizes(stage: StageOutputs, model: dict) -> tuple[int, int, str]:
+    """(positive, negative, unit) of the chosen model's cohort: patients per outcome class
+    from its predictions (samples when the predictions lack a patient column), else samples
+    from its performance row."""
+    predictions = stage.get("predictions")
+    if predictions is not None:
+        rows = predictions[
+            (predictions["feature_set"] == model["feature_set"])
+            & (predictions["model"] == model["model"])
+            & predictions["outcome"].notna()
+        ]
+        if len(rows):
+            unit = "patients" if "patient_id" in rows.columns else "samples"
+            key = rows["patient_id" if unit == "patients" else "sample_id"].astype(str)
+            positive = rows["outcome"].astype(str).isin(("1", "1.0", "True"))
+            n_pos = key[positive].nunique()
+            n_neg = key[~positive].nunique()
+            return n_pos, n_neg, unit
+    return model["n_positive"], model["n_samples"] - model["n_positive"], "samples"
+
+
+def model_guard(cohort: Cohort) -> str:
+    """Why the responder model is not estimable on this cohort ('' when it is): fewer
+    patients (or samples) in an outcome class than ``min_patients_per_class``."""
+    model = chosen_model(cohort.integrate)
+    if model is None:
+        return ""
+    n_pos, n_neg, unit = class_sizes(cohort.integrate, model)
+    minimum = cohort.settings["min_patients_per_class"]
+    if min(n_pos, n_neg) < minimum:
+        return (
+            f"{n_pos} {unit} with {model['positive_class']} and {n_neg} with "
+            f"{model['negative_class']}, fewer than the {minimum} per class needed"
+        )
+    return ""
+
+
+def auroc_text(model: dict) -> str:
+    """The chosen model's AUROC as every report states it: with its interval, its permutation
+    p-value, and that it was the best of N models chosen on the same data."""
+    return (
+        f"The model's cross-validated AUROC is {model['auroc']:.2f} "
+        f"({model['auroc_low']:.2f}-{model['auroc_high']:.2f}; 0.5 = chance, 1 = perfect; "
+        f"permutation p = {model['permutation_p']:.2g}) on {model['n_samples']} samples; "
+        f"it is the best of {model['n_models']} models, selected on the same data "
+        "(optimistic)."
+    )

@@ -7,9 +7,19 @@ import numpy as np
 import pandas as pd
 
 from microbiome.report import figures
-from microbiome.report.cohort import RESEARCH_USE, Cohort, chosen_model, methods, top_composition
+from microbiome.report.cohort import (
+    RESEARCH_USE,
+    Cohort,
+    auroc_text,
+    chosen_model,
+    composition_shares,
+    methods,
+    model_guard,
+)
 from microbiome.report.inputs import INTEGRATE_FILES, StageOutputs
-from microbiome.report.text import fmt, records, sci
+from microbiome.report.patient_report import badge_value, classified_label
+from microbiome.report.text import fmt, pct, records, sci
+from microbiome.status import coverage_thresholds
 
 
 def cohort_context(cohort: Cohort) -> dict:
@@ -30,7 +40,14 @@ def cohort_context(cohort: Cohort) -> dict:
                 "kept": fmt(q["kept_read_percent"], 1) if q is not None else "–",
                 "host": fmt(q["host_read_percent"], 1) if q is not None else "–",
                 "verdict": row["qc_verdict"],
+                "quality": badge_value(row["qc_verdict"]),
                 "reason": row["qc_reason"],
+                "coverage_verdict": row["coverage_verdict"],
+                "coverage": classified_label(row["classified_fraction"], row["coverage_verdict"]),
+                "coverage_reason": row["coverage_reason"],
+                "classified": pct(row["classified_fraction"]),
+                "excluded": row["excluded"] == "yes",
+                "greyed": bool(cohort.index_guard(sample)),
                 "gmhi": fmt(row["gmhi"]),
                 "dysbiosis": fmt(row["dysbiosis_score"]),
                 "diversity": fmt(row.get("diversity", np.nan)),
@@ -39,12 +56,13 @@ def cohort_context(cohort: Cohort) -> dict:
     not_profiled = []
     if qc is not None:
         not_profiled = [x for x in qc.index if x not in idx.index]
-    comp_names = cohort.names_at(s["composition_rank"])
-    comp = top_composition(cohort.composition, comp_names, s["composition_top"])
+    comp, all_reads = composition_shares(cohort, cohort.usable)
+    n_top = len(comp.columns.drop(["Other", "unclassified"], errors="ignore"))
     composition_figure = figures.composition(
         comp,
         comp.index.tolist(),
-        f"Composition ({s['composition_rank']}), top {len(comp.columns.drop('Other', 'ignore'))}",
+        f"Composition ({s['composition_rank']}), top {n_top}",
+        ylabel="share of all reads (%)" if all_reads else "% of classified reads (renormalised)",
     )
     group_figures = []
     variable = s["reference"].get("variable")
@@ -106,15 +124,31 @@ def cohort_context(cohort: Cohort) -> dict:
                 ["feature_set", "model", "feature", "importance"],
             ),
             "model": chosen_model(integ),
+            "model_text": auroc_text(chosen_model(integ)) if chosen_model(integ) else "",
+            "not_estimable": model_guard(cohort),
             "figures": _stage_figures(integ, lambda stem: True),
         }
+        if integrate["not_estimable"]:
+            integrate["performance"] = None
+            integrate["figures"] = [f for f in integrate["figures"] if f[0] != "roc"]
     return {
         "title": "Cohort report",
         "n_samples": len(idx),
         "n_patients": int(idx["patient_id"].nunique()),
         "verdict_counts": {
-            v: int((idx["qc_verdict"] == v).sum()) for v in ("PASS", "WARN", "FAIL")
+            v: int((idx["qc_verdict"] == v).sum()) for v in ("PASS", "WARN", "FAIL", "NA")
         },
+        "coverage_counts": {
+            v: int((idx["coverage_verdict"] == v).sum()) for v in ("PASS", "WARN", "FAIL", "NA")
+        },
+        "excluded": [
+            {"sample": x, "patient": r["patient_id"], "reason": r["exclusion_reason"]}
+            for x, r in cohort.excluded.iterrows()
+        ],
+        "n_usable": len(cohort.usable),
+        "composition_all_reads": all_reads,
+        "reference_guard": cohort.reference_guard(),
+        "coverage_limits": coverage_thresholds(s.get("coverage")),
         "samples": samples_table,
         "not_profiled": not_profiled,
         "reference_label": cohort.reference_label,
@@ -126,7 +160,9 @@ def cohort_context(cohort: Cohort) -> dict:
         "diversity_note": cohort.diversity.note,
         "integrate": integrate,
         "integrate_note": cohort.integrate.note,
-        "qc_note": None if cohort.qc is not None else "QC was not run",
+        "qc_note": None
+        if cohort.qc is not None
+        else "QC was not run here: sample quality is not available",
         "metrics_label": s["diversity_metric"],
         "notes": cohort.notes,
         "methods": methods(cohort),

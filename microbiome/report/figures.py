@@ -18,6 +18,7 @@ import pandas as pd
 from microbiome.figures import OKABE_ITO, STYLE, pyplot
 
 OTHER = "#BBBBBB"  # the taxa summed as 'Other'
+UNCLASSIFIED = "#6E6E6E"  # the reads the classifier left unclassified
 PATIENT = OKABE_ITO[5]  # vermillion: the patient
 COHORT = OKABE_ITO[4]  # blue: the cohort
 
@@ -54,9 +55,14 @@ def _colours(n: int) -> list[tuple[str, str]]:
     return [(OKABE_ITO[i % 8], "" if i < 8 else ("//" if i < 16 else "..")) for i in range(n)]
 
 
-def composition(proportions: pd.DataFrame, labels: Sequence[str], title: str) -> str:
-    """Stacked bars: one per sample (rows of ``proportions``), taxa as columns (the last one,
-    if named 'Other', in grey)."""
+def composition(
+    proportions: pd.DataFrame,
+    labels: Sequence[str],
+    title: str,
+    ylabel: str = "relative abundance (%)",
+) -> str:
+    """Stacked bars: one per sample (rows of ``proportions``), taxa as columns ('Other' in
+    light grey, 'unclassified' in dark grey)."""
     plt = pyplot()
     with plt.rc_context(_STYLE):
         n = len(proportions)
@@ -66,6 +72,8 @@ def composition(proportions: pd.DataFrame, labels: Sequence[str], title: str) ->
         for (taxon, values), (colour, hatch) in zip(proportions.items(), colours, strict=True):
             if taxon == "Other":
                 colour, hatch = OTHER, ""
+            elif taxon == "unclassified":
+                colour, hatch = UNCLASSIFIED, ""
             ax.bar(
                 range(n),
                 values.to_numpy() * 100,
@@ -78,7 +86,7 @@ def composition(proportions: pd.DataFrame, labels: Sequence[str], title: str) ->
             )
             bottom += values.to_numpy() * 100
         ax.set_xticks(range(n), labels, rotation=90 if n > 6 else 0, fontsize=8)
-        ax.set_ylabel("relative abundance (%)")
+        ax.set_ylabel(ylabel)
         ax.set_ylim(0, 100)
         ax.set_title(title, loc="left", fontsize=10)
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False, fontsize=7.5, ncol=1)

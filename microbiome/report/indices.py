@@ -1,4 +1,4 @@
-"""Per-sample indices of the reports: QC verdict, GMHI, dysbiosis score, cohort percentiles.
+"""Per-sample indices of the reports: GMHI, dysbiosis score, cohort percentiles.
 
 References
 ----------
@@ -22,8 +22,6 @@ import pandas as pd
 from scipy.spatial.distance import cdist
 from scipy.stats import percentileofscore
 
-from microbiome.errors import ConfigError
-
 #: GMHI: species below this relative abundance count as absent (Gupta et al. 2020).
 GMHI_PRESENCE = 1e-5
 #: GMHI: |M_H'| and |M_N'|, the median numbers of health-prevalent species in the top 1 % of
@@ -33,8 +31,6 @@ GMHI_MH_PRIME = 7
 GMHI_MN_PRIME = 31
 #: Added to both collective abundances so that the ratio is defined when a set is absent.
 GMHI_PSEUDO = 1e-5
-
-VERDICTS = ("PASS", "WARN", "FAIL")
 
 
 # --------------------------------------------------------------------------------------------
@@ -220,75 +216,8 @@ def dysbiosis_threshold(scores: pd.Series, reference: Iterable[str], quantile: f
 
 
 # --------------------------------------------------------------------------------------------
-# QC verdict and percentiles
+# Percentiles
 # --------------------------------------------------------------------------------------------
-
-
-#: QC checks: (column, direction, fail key, warn key, description of the value).
-_QC_CHECKS = (
-    ("reads_out", "below", "min_reads_fail", "min_reads_warn", "{:,.0f} clean reads"),
-    (
-        "host_read_percent",
-        "above",
-        "max_host_percent_fail",
-        "max_host_percent_warn",
-        "{:.1f} % human (host) reads",
-    ),
-    (
-        "removed_read_percent",
-        "above",
-        "max_removed_percent_fail",
-        "max_removed_percent_warn",
-        "{:.1f} % of reads removed by QC",
-    ),
-)
-
-
-def qc_verdicts(qc: pd.DataFrame, thresholds: Mapping[str, float]) -> pd.DataFrame:
-    """PASS / WARN / FAIL of each sample from its QC summary row, with the reasons.
-
-    Parameters
-    ----------
-    qc : DataFrame indexed by sample ID
-        The merged QC table (``microbiome merge-qc``): ``reads_out``, ``kept_read_percent``,
-        ``host_read_percent``.
-    thresholds : mapping
-        ``min_reads_fail``, ``min_reads_warn`` (clean reads), ``max_host_percent_warn``,
-        ``max_host_percent_fail`` (reads removed as host), ``max_removed_percent_warn``,
-        ``max_removed_percent_fail`` (reads removed by QC in all).
-
-    Returns
-    -------
-    DataFrame indexed like ``qc`` with ``qc_verdict`` (FAIL if any check fails, else WARN if
-    any warns, else PASS) and ``qc_reason`` (plain language, with the limits).
-    """
-    check_thresholds(thresholds)
-    qc = qc.assign(removed_read_percent=100.0 - qc["kept_read_percent"])
-    verdicts, reasons = [], []
-    for _, row in qc.iterrows():
-        verdict, why = "PASS", []
-        for column, side, fail, warn, text in _QC_CHECKS:
-            value = row[column]
-            if pd.isna(value):
-                continue
-            word = "minimum" if side == "below" else "maximum"
-            for level, key in (("FAIL", fail), ("WARN", warn)):
-                limit = thresholds[key]
-                if (value < limit) if side == "below" else (value > limit):
-                    shown = f"{limit:,.0f}" if column == "reads_out" else f"{limit:g} %"
-                    advice = word if level == "FAIL" else f"recommended {word}"
-                    why.append(f"{text.format(value)} ({advice} {shown})")
-                    if VERDICTS.index(level) > VERDICTS.index(verdict):
-                        verdict = level
-                    break
-        if not why:
-            why.append(
-                f"{row['reads_out']:,.0f} clean reads, {row['host_read_percent']:.1f} % host, "
-                f"{row['removed_read_percent']:.1f} % removed by QC"
-            )
-        verdicts.append(verdict)
-        reasons.append("; ".join(why))
-    return pd.DataFrame({"qc_verdict": verdicts, "qc_reason": reasons}, index=qc.index)
 
 
 def percentile(reference: Iterable[float], value: float) -> float:
@@ -298,22 +227,3 @@ def percentile(reference: Iterable[float], value: float) -> float:
     if not ref.size or pd.isna(value):
         return float("nan")
     return float(percentileofscore(ref, value, kind="mean"))
-
-
-def check_thresholds(thresholds: Mapping[str, float]) -> None:
-    """ConfigError when a QC threshold is missing or a warning limit is stricter than the
-    failing one."""
-    for _, side, fail, warn, _ in _QC_CHECKS:
-        for key in (fail, warn):
-            if key not in thresholds:
-                raise ConfigError(f"report: QC threshold {key!r} is missing")
-        ok = (
-            thresholds[fail] <= thresholds[warn]
-            if side == "below"
-            else (thresholds[warn] <= thresholds[fail])
-        )
-        if not ok:
-            raise ConfigError(
-                f"report: QC thresholds {warn} ({thresholds[warn]}) and {fail} "
-                f"({thresholds[fail]}) are the wrong way round"
-            )

@@ -16,6 +16,10 @@ from pathlib import Path
 import pandas as pd
 
 from microbiome.errors import InputError
+from microbiome.io.tables import read_tsv
+from microbiome.status import read_qc
+
+__all__ = ["read_json", "read_qc", "read_stage", "read_tsv"]
 
 #: Required columns of each optional TSV, relative to its stage's folder.
 DIVERSITY_FILES = {
@@ -77,31 +81,6 @@ INTEGRATE_FILES = {
 }
 #: The integrate stage's description of its chosen biomarker model.
 MODEL_JSON = "biomarkers/model.json"
-QC_COLUMNS = ("sample_id", "reads_in", "reads_out", "kept_read_percent", "host_read_percent")
-
-
-def read_tsv(path: str | os.PathLike, required: tuple[str, ...] = ()) -> pd.DataFrame:
-    """A tab-separated table with a header; ``NA`` or empty cells are missing values.
-
-    Raises InputError naming the file when it cannot be parsed or lacks a required column.
-    """
-    path = os.fspath(path)
-    try:
-        table = pd.read_csv(
-            path, sep="\t", na_values=["NA", "NaN", ""], keep_default_na=False, comment=None
-        )
-    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise InputError(f"cannot read the table: {exc}", file=path) from None
-    missing = [c for c in required if c not in table.columns]
-    if missing:
-        raise InputError(
-            f"missing column(s) {', '.join(missing)} "
-            f"(columns: {', '.join(map(str, table.columns))})",
-            file=path,
-        )
-    if "sample_id" in table.columns:
-        table["sample_id"] = table["sample_id"].astype(str)
-    return table
 
 
 def read_json(path: str | os.PathLike) -> dict:
@@ -172,15 +151,3 @@ def read_stage(
         pngs = [p for p in sorted(figures.glob("*.png")) if p.stem not in svg_stems]
         stage.figures = sorted(svgs + pngs)
     return stage
-
-
-def read_qc(path: str | os.PathLike) -> pd.DataFrame:
-    """The merged QC table (``microbiome merge-qc``), indexed by sample ID."""
-    table = read_tsv(path, QC_COLUMNS)
-    duplicated = table["sample_id"][table["sample_id"].duplicated()]
-    if len(duplicated):
-        raise InputError(f"duplicated sample ID {duplicated.iloc[0]!r}", file=os.fspath(path))
-    for column in QC_COLUMNS[1:]:
-        if not pd.api.types.is_numeric_dtype(table[column]):
-            raise InputError(f"column {column} is not numeric", file=os.fspath(path))
-    return table.set_index("sample_id")

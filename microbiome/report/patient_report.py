@@ -12,14 +12,20 @@ from microbiome.report import figures
 from microbiome.report.cohort import (
     RESEARCH_USE,
     Cohort,
+    auroc_text,
     chosen_model,
+    composition_shares,
     methods,
+    model_guard,
     names_of,
     references,
-    top_composition,
 )
 from microbiome.report.indices import normalise_name, notable_taxa, percentile
 from microbiome.report.text import fmt, ordinal, pct, sci
+from microbiome.status import NA, coverage_thresholds, qc_description
+
+#: GMHI: with fewer of its 50 species in the profiling database, the index is greyed out.
+GMHI_MIN_SPECIES = 10
 
 
 def patient_context(cohort: Cohort, patient: str) -> dict:
@@ -27,7 +33,7 @@ def patient_context(cohort: Cohort, patient: str) -> dict:
     s = cohort.settings
     idx = cohort.indices
     samples = cohort.patient_samples(patient)
-    usable = [x for x in samples if idx.at[x, "qc_verdict"] != "FAIL"]
+    usable = [x for x in samples if idx.at[x, "excluded"] != "yes"]
     latest = usable[-1] if usable else None
     rows = []
     for x in samples:
@@ -37,7 +43,11 @@ def patient_context(cohort: Cohort, patient: str) -> dict:
                 "sample": x,
                 "time": r["time"] or "–",
                 "verdict": r["qc_verdict"],
-                "reason": r["qc_reason"],
+                "quality": badge_value(r["qc_verdict"]),
+                "coverage_verdict": r["coverage_verdict"],
+                "coverage": classified_label(r["classified_fraction"], r["coverage_verdict"]),
+                "reason": _reasons(r),
+                "greyed": bool(cohort.index_guard(x)),
                 "gmhi": fmt(r["gmhi"]),
                 "dysbiosis": fmt(r["dysbiosis_score"]),
                 "diversity": fmt(r.get("diversity", np.nan)),
@@ -58,10 +68,13 @@ def patient_context(cohort: Cohort, patient: str) -> dict:
         "diversity_metric": s["diversity_metric"],
         "methods": methods(cohort),
         "gmhi_matched": cohort.gmhi_matched,
+        "coverage_limits": coverage_thresholds(s.get("coverage")),
+        "summary_sample": None,
     }
     if not samples:
         ctx["summary"] = [
             {
+                "key": "samples",
                 "label": "Samples",
                 "value": "none profiled",
                 "status": "NA",
@@ -71,25 +84,33 @@ def patient_context(cohort: Cohort, patient: str) -> dict:
         ]
         return ctx
     if latest is None:
+        last = idx.loc[samples[-1]]
+        failed = ", ".join(f"{x} ({idx.at[x, 'exclusion_reason'].split(':')[0]})" for x in samples)
         ctx["summary"] = [
+            _quality_line(last, samples, idx, cohort),
+            _coverage_line(last, samples, idx),
             {
-                "label": "Sample quality",
-                "value": "FAIL",
+                "key": "results",
+                "label": "Results",
+                "value": "not shown",
                 "status": "FAIL",
-                "text": "No sample of this patient passed quality control, so no results are "
-                "shown. Reason: " + "; ".join(idx.loc[samples, "qc_reason"]),
-            }
+                "text": "No sample of this patient can be reported, so no results are shown "
+                f"(left out: {failed}; the reasons are above and in the table below).",
+            },
         ]
+        ctx["summary_sample"] = samples[-1]
         return ctx
     r = idx.loc[latest]
-    summary = [_quality_line(r, samples, idx)]
-    summary.append(_gmhi_line(r, cohort))
-    summary.append(_dysbiosis_line(r, cohort))
+    guard = cohort.index_guard(latest)
+    summary = [_quality_line(r, samples, idx, cohort), _coverage_line(r, samples, idx)]
+    summary.append(_gmhi_line(r, cohort, guard))
+    summary.append(_dysbiosis_line(r, cohort, guard))
     if "diversity" in idx:
-        summary.append(_diversity_line(r, cohort))
+        summary.append(_diversity_line(r, cohort, guard))
     else:
         summary.append(
             {
+                "key": "diversity",
                 "label": "Diversity",
                 "value": "not available",
                 "status": "NA",
@@ -97,51 +118,144 @@ def patient_context(cohort: Cohort, patient: str) -> dict:
             }
         )
     notable = _notable(cohort, latest)
-    summary.append(_notable_line(notable))
+    summary.append(_notable_line(notable, r))
     responder = _responder(cohort, samples)
     if responder:
         summary.append(responder["summary"])
     ctx["summary"] = summary
+    ctx["summary_sample"] = latest
     ctx["notable"] = notable
     # the references of what this report shows, not of every listed taxon
-    ctx["methods"] = {**ctx["methods"], "references": references([n["taxon"] for n in notable])}
+    ctx["methods"] = {**ctx["methods"], "references": references([n["entry"] for n in notable])}
     ctx["n_notable_checked"] = len(notable_taxa().table)
     ctx["responder"] = responder
     ctx["integrate_note"] = cohort.integrate.note
-    ctx["position_figure"] = _position_figure(cohort, latest)
+    ctx["position_figure"] = None if guard else _position_figure(cohort, latest)
+    ctx["position_note"] = guard
     ctx["taxa"] = _taxa_vs_cohort(cohort, latest)
-    comp_names = cohort.names_at(s["composition_rank"])
-    comp = top_composition(cohort.composition.loc[usable], comp_names, s["composition_top"])
+    comp, all_reads = composition_shares(cohort, usable)
     labels = [f"{x}\n{idx.at[x, 'time']}" if idx.at[x, "time"] else x for x in usable]
+    ctx["composition_all_reads"] = all_reads
     ctx["composition_figure"] = figures.composition(
-        comp, labels, f"Composition over time ({s['composition_rank']})"
+        comp,
+        labels,
+        f"Composition over time ({s['composition_rank']})",
+        ylabel="share of all reads (%)" if all_reads else "% of classified reads (renormalised)",
     )
     ctx["metabolites"] = _metabolite_highlights(cohort, samples)
     ctx["change"] = _change(cohort, usable)
-    ctx["failed"] = [x for x in samples if x not in usable]
+    ctx["failed"] = [
+        {"sample": x, "reason": idx.at[x, "exclusion_reason"]} for x in samples if x not in usable
+    ]
     return ctx
 
 
-def _quality_line(r: pd.Series, samples: list[str], idx: pd.DataFrame) -> dict:
-    failed = [x for x in samples if idx.at[x, "qc_verdict"] == "FAIL"]
-    text = f"Latest usable sample: {r['qc_reason']}."
-    if failed:
+def badge_value(verdict: str) -> str:
+    """A verdict as its badge says it: NA is 'not available'."""
+    return "not available" if verdict == NA else verdict
+
+
+def classified_label(fraction: float, verdict: str) -> str:
+    """The coverage badge's text: '63.2 % classified', or 'not available'."""
+    if pd.isna(fraction):
+        return badge_value(verdict) if verdict != "FAIL" else "FAIL"
+    return f"{pct(fraction)} classified"
+
+
+def _reasons(r: pd.Series) -> str:
+    """Both verdicts' reasons of a sample, each named."""
+    parts = []
+    if r["qc_reason"]:
+        parts.append(f"Quality: {r['qc_reason']}")
+    if r["coverage_reason"]:
+        parts.append(f"Coverage: {r['coverage_reason']}")
+    return ". ".join(parts)
+
+
+def _quality_line(r: pd.Series, samples: list[str], idx: pd.DataFrame, cohort: Cohort) -> dict:
+    """Sample quality (QC) of the summarised sample, and which of the patient's samples are
+    left out for either verdict."""
+    verdict = r["qc_verdict"]
+    qc = cohort.qc
+    if verdict == NA:
+        text = "Not available: " + r["qc_reason"].removeprefix("not available: ") + "."
+    elif verdict == "PASS" and qc is not None and r.name in qc.index:
+        text = qc_description(qc.loc[r.name]) + "."
+        text = text[0].upper() + text[1:]
+    else:
+        text = (r["qc_reason"] or "Within the limits") + "."
+        text = text[0].upper() + text[1:]
+    left_out = [x for x in samples if idx.at[x, "excluded"] == "yes" and x != r.name]
+    if left_out:
         text += (
-            f" {len(failed)} sample(s) failed quality control and are left out "
-            f"({', '.join(failed)})."
+            f" {len(left_out)} other sample(s) of this patient are left out: "
+            + "; ".join(f"{x} ({idx.at[x, 'exclusion_reason']})" for x in left_out)
+            + "."
         )
     return {
+        "key": "quality",
         "label": "Sample quality",
-        "value": r["qc_verdict"],
-        "status": r["qc_verdict"],
+        "value": badge_value(verdict),
+        "status": verdict,
         "text": text,
     }
 
 
-def _gmhi_line(r: pd.Series, cohort: Cohort) -> dict:
+def _coverage_line(r: pd.Series, samples: list[str], idx: pd.DataFrame) -> dict:
+    """Profiling coverage: the classified share of reads, its verdict and what it means."""
+    verdict, fraction = r["coverage_verdict"], r["classified_fraction"]
+    species = r.get("species_percent", np.nan)
+    if verdict == NA and pd.isna(fraction):
+        text = (
+            "Not available: the share of reads that the profiler could classify is unknown, so "
+            "it cannot be told how much of the community the results describe."
+        )
+    else:
+        to_species = f" ({pct(species / 100)} to a species)" if pd.notna(species) else ""
+        rest = (
+            "The other reads matched nothing in the reference database and are shown as "
+            "unclassified."
+        )
+        why = r["coverage_reason"]
+        if verdict == "FAIL":
+            text = f"{why[0].upper()}{why[1:]}. No result of this sample is shown."
+        elif verdict == "WARN":
+            text = (
+                f"{why[0].upper()}{why[1:]}{to_species}: the indices below describe only part "
+                f"of the community and are greyed out. {rest}"
+            )
+        elif pd.notna(fraction):
+            text = f"{pct(fraction)} of the reads were classified{to_species}. {rest}"
+        else:
+            text = why
+    return {
+        "key": "coverage",
+        "label": "Profiling coverage",
+        "value": classified_label(fraction, verdict),
+        "status": verdict,
+        "text": text.strip(),
+    }
+
+
+def _greyed(line: dict, reason: str) -> dict:
+    """A summary line greyed out: a grey badge and the reason it is not a result."""
+    if not reason:
+        return line
+    return {**line, "status": "NA", "greyed": reason}
+
+
+def _percentile_text(p: float, cohort: Cohort) -> str:
+    guard = cohort.reference_guard()
+    if guard:
+        return "no percentile: " + guard
+    return f"{ordinal(p)} percentile of the reference group"
+
+
+def _gmhi_line(r: pd.Series, cohort: Cohort, guard: str) -> dict:
     value = r["gmhi"]
     if pd.isna(value):
         return {
+            "key": "gmhi",
             "label": "Gut Microbiome Health Index",
             "value": "not available",
             "status": "NA",
@@ -153,34 +267,36 @@ def _gmhi_line(r: pd.Series, cohort: Cohort) -> dict:
         f"43 disease-associated index species were found (the profiling database covers {mh} "
         f"and {mn} of them)."
     )
-    if mh + mn < 10:
-        detect += " With so few index species covered, the index is not reliable."
-        status = "NA"
-    elif value > 0:
-        status = "GOOD"
-    elif value < 0:
-        status = "WARN"
-    else:
-        status = "NA"
     if value > 0:
+        status = "GOOD"
         meaning = "the health-associated species outweigh the disease-associated ones"
     elif value < 0:
+        status = "WARN"
         meaning = "the disease-associated species outweigh the health-associated ones"
     else:
+        status = "NA"
         meaning = "neither group dominates (or neither was found)"
-    return {
+    if mh + mn < GMHI_MIN_SPECIES:
+        guard = guard or (
+            f"the profiling database covers only {mh + mn} of the 50 index species (fewer "
+            f"than {GMHI_MIN_SPECIES})"
+        )
+    line = {
+        "key": "gmhi",
         "label": "Gut Microbiome Health Index",
         "value": fmt(value),
         "status": status,
-        "text": f"{meaning.capitalize()}; {ordinal(r['gmhi_percentile'])} percentile of the "
-        f"reference group. {detect}",
+        "text": f"{meaning.capitalize()}; {_percentile_text(r['gmhi_percentile'], cohort)}. "
+        f"{detect}",
     }
+    return _greyed(line, guard)
 
 
-def _dysbiosis_line(r: pd.Series, cohort: Cohort) -> dict:
+def _dysbiosis_line(r: pd.Series, cohort: Cohort, guard: str) -> dict:
     value = r["dysbiosis_score"]
     if pd.isna(value):
         return {
+            "key": "dysbiosis",
             "label": "Dysbiosis score",
             "value": "–",
             "status": "NA",
@@ -188,7 +304,8 @@ def _dysbiosis_line(r: pd.Series, cohort: Cohort) -> dict:
         }
     dysbiotic = r["dysbiotic"] is True
     cutoff = cohort.dysbiosis_cutoff
-    return {
+    line = {
+        "key": "dysbiosis",
         "label": "Dysbiosis score",
         "value": fmt(value),
         "status": "WARN" if dysbiotic else "GOOD",
@@ -196,40 +313,39 @@ def _dysbiosis_line(r: pd.Series, cohort: Cohort) -> dict:
             "How different the gut community is from the reference group "
             f"({cohort.reference_label}): 0 = the same, 1 = nothing shared. "
             + (
-                f"Above the usual range (cut-off {cutoff:.2f}): the community differs "
+                ""
+                if guard or cohort.reference_guard()
+                else f"Above the usual range (cut-off {cutoff:.2f}): the community differs "
                 "markedly from the reference group."
                 if dysbiotic
                 else f"Within the usual range of the reference group (cut-off {cutoff:.2f})."
                 if pd.notna(cutoff)
                 else ""
             )
-            + _small_reference(cohort)
         ),
     }
+    return _greyed(line, guard or cohort.reference_guard())
 
 
-def _small_reference(cohort: Cohort) -> str:
-    n = len(cohort.reference)
-    if n >= 20:
-        return ""
-    return f" The reference group is small (n = {n}): percentiles and the cut-off are rough."
-
-
-def _diversity_line(r: pd.Series, cohort: Cohort) -> dict:
+def _diversity_line(r: pd.Series, cohort: Cohort, guard: str) -> dict:
     p = r["diversity_percentile"]
     status = "NA" if pd.isna(p) else ("WARN" if p < 10 else "GOOD")
-    return {
+    line = {
+        "key": "diversity",
         "label": "Diversity",
         "value": fmt(r["diversity"]),
         "status": status,
-        "text": f"{cohort.settings['diversity_metric']}: {ordinal(p)} percentile of the "
-        f"reference group ({cohort.reference_label}). Low diversity is common after "
-        "antibiotics and in many chronic diseases.",
+        "text": f"{cohort.settings['diversity_metric']}: {_percentile_text(p, cohort)}"
+        + ("" if cohort.reference_guard() else f" ({cohort.reference_label})")
+        + ". Low diversity is common after antibiotics and in many chronic diseases.",
     }
+    return _greyed(line, guard or cohort.reference_guard())
 
 
 def _notable(cohort: Cohort, sample: str) -> list[dict]:
-    """Notable taxa found in a sample, with cohort medians and their references."""
+    """Notable taxa found in a sample, with cohort medians and their references. Each is
+    named as in the taxa table (the profiling database's taxonomy), with the list's name in
+    brackets where it differs (``Faecalibacterium duncaniae (Faecalibacterium prausnitzii)``)."""
     listing = notable_taxa()
     usable = cohort.usable
     found = []
@@ -246,40 +362,53 @@ def _notable(cohort: Cohort, sample: str) -> list[dict]:
         value = float(props.get(sample, 0.0))
         if value <= 0:
             continue
+        matched = ", ".join(sorted({names[c] for c in columns}))
+        listed = entry["taxon"]
+        same = {normalise_name(n) for n in matched.split(", ")} == {normalise_name(listed)}
         found.append(
             {
-                "taxon": entry["taxon"],
-                "matched": ", ".join(sorted({names[c] for c in columns})),
+                "taxon": matched,
+                "listed_as": "" if same else listed,
+                "display": matched if same else f"{matched} ({listed})",
+                "entry": listed,
                 "category": entry["category"],
                 "abundance": pct(value),
                 "cohort_median": pct(float(props.reindex(usable).median())),
                 "why": entry["why"],
                 "reference": entry["reference"],
+                "doi": entry["doi"],
                 "value": value,
             }
         )
     return sorted(found, key=lambda f: (f["category"] != "pathobiont", -f["value"]))
 
 
-def _notable_line(notable: list[dict]) -> dict:
+def _notable_line(notable: list[dict], r: pd.Series) -> dict:
     patho = [n for n in notable if n["category"] == "pathobiont"]
     good = [n for n in notable if n["category"] == "beneficial"]
     if patho:
         text = (
             "Pathobionts found: "
-            + ", ".join(f"{n['taxon']} ({n['abundance']})" for n in patho)
+            + ", ".join(f"{n['display']} {n['abundance']}" for n in patho)
             + ". "
         )
     else:
         text = "No listed pathobiont was found. "
     text += (
         "Beneficial taxa found: "
-        + ", ".join(f"{n['taxon']} ({n['abundance']})" for n in good)
+        + ", ".join(f"{n['display']} {n['abundance']}" for n in good)
         + "."
         if good
         else "None of the listed beneficial taxa was found."
     )
+    text += " Shares are of the classified reads."
+    if r["coverage_verdict"] == "WARN":
+        text += (
+            f" Only {pct(r['classified_fraction'])} of the reads were classified: taxa that "
+            "the reference database lacks cannot be found."
+        )
     return {
+        "key": "notable",
         "label": "Notable taxa",
         "value": f"{len(patho)} pathobiont(s), {len(good)} beneficial",
         "status": "WARN" if patho else "GOOD",
@@ -293,6 +422,22 @@ def _responder(cohort: Cohort, samples: list[str]) -> dict | None:
     predictions = stage.get("predictions")
     if model is None or predictions is None:
         return None
+    guard = model_guard(cohort)
+    if guard:
+        return {
+            "model": model,
+            "rows": [],
+            "estimable": False,
+            "summary": {
+                "key": "responder",
+                "label": "Responder probability",
+                "value": "not estimable",
+                "status": "NA",
+                "text": "The responder model is not estimable on this cohort, so no "
+                "probability is given.",
+                "greyed": guard,
+            },
+        }
     rows = predictions[
         (predictions["feature_set"] == model["feature_set"])
         & (predictions["model"] == model["model"])
@@ -302,7 +447,9 @@ def _responder(cohort: Cohort, samples: list[str]) -> dict | None:
         return {
             "model": model,
             "rows": [],
+            "estimable": True,
             "summary": {
+                "key": "responder",
                 "label": "Responder probability",
                 "value": "not available",
                 "status": "NA",
@@ -316,13 +463,12 @@ def _responder(cohort: Cohort, samples: list[str]) -> dict | None:
     text = (
         f"Estimated probability of {model['positive_class']}"
         + (f" ({model['outcome']})" if model["outcome"] else "")
-        + f" from the microbiome: {last['probability']:.2f}. The model's cross-validated "
-        f"AUROC is {model['auroc']:.2f} ({model['auroc_low']:.2f}-{model['auroc_high']:.2f}; "
-        "0.5 = chance, 1 = perfect) on "
-        f"{model['n_samples']} samples. Out-of-fold estimate for research use only."
+        + f" from the microbiome: {last['probability']:.2f}. {auroc_text(model)} "
+        "Out-of-fold estimate for research use only."
     )
     return {
         "model": model,
+        "estimable": True,
         "rows": [
             [
                 r["sample_id"],
@@ -332,6 +478,7 @@ def _responder(cohort: Cohort, samples: list[str]) -> dict | None:
             for _, r in rows.iterrows()
         ],
         "summary": {
+            "key": "responder",
             "label": "Responder probability",
             "value": f"{last['probability']:.2f}",
             "status": "NA",
@@ -370,7 +517,9 @@ def _position_figure(cohort: Cohort, sample: str) -> str:
                 .dropna()
                 .tolist(),
                 "patient": [idx.at[sample, column]],
-                "note": f"{ordinal(idx.at[sample, column + '_percentile'])} percentile",
+                "note": "no percentile (small reference group)"
+                if cohort.reference_guard()
+                else f"{ordinal(idx.at[sample, column + '_percentile'])} percentile",
             }
         )
     return figures.cohort_position(rows) if rows else None
@@ -391,18 +540,24 @@ def _taxa_vs_cohort(cohort: Cohort, sample: str) -> dict:
         }
     )
     table.index = [names.get(c, c) or c for c in chosen]
+    guard = cohort.index_guard(sample) or cohort.cohort_guard()
     rows = [
         {
             "taxon": name,
             "patient": pct(r["patient"]),
             "median": pct(r["median"]),
             "range": f"{pct(r['q1'])} – {pct(r['q3'])}",
-            "direction": _direction(r["patient"], r["q1"], r["q3"]),
+            "direction": "–" if guard else _direction(r["patient"], r["q1"], r["q3"]),
         }
         for name, r in table.iterrows()
     ]
     figure = figures.taxa_against_cohort(table, f"this patient ({sample})") if len(table) else None
-    return {"rows": rows, "figure": figure, "rank": cohort.settings["taxa_rank"]}
+    return {
+        "rows": rows,
+        "figure": figure,
+        "rank": cohort.settings["taxa_rank"],
+        "greyed": guard,
+    }
 
 
 def _direction(value: float, low: float, high: float) -> str:

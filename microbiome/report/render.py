@@ -29,6 +29,12 @@ INDEX_COLUMNS = (
     "time",
     "qc_verdict",
     "qc_reason",
+    "coverage_verdict",
+    "coverage_reason",
+    "classified_percent",
+    "species_percent",
+    "excluded",
+    "exclusion_reason",
     "gmhi",
     "gmhi_mh_present",
     "gmhi_mn_present",
@@ -98,7 +104,7 @@ def indices_table(cohort: Cohort) -> pd.DataFrame:
 
 
 def write_indices(cohort: Cohort, path: str | os.PathLike) -> None:
-    """Per-sample QC verdict and indices as TSV (NA where a sample failed QC)."""
+    """Per-sample verdicts and indices as TSV (indices NA where a sample is excluded)."""
     table = indices_table(cohort)
     write_text_atomic(path, table.to_csv(sep="\t", na_rep="NA", float_format="%.6g"))
 

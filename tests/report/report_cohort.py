@@ -206,6 +206,9 @@ def write_cohort(folder: Path, *, diversity: bool = True, integrate: bool = True
     config.write_text(
         "report:\n  reference: {variable: diagnosis, levels: [Control]}\n"
         "  qc: {min_reads_fail: 100000, min_reads_warn: 1000000}\n"
+        # small-number guards off: these tests check the values; tests of the guards use
+        # the defaults
+        "  min_reference_samples: 1\n  min_patients_per_class: 1\n"
     )
     paths["config"] = config
     return paths

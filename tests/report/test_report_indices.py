@@ -1,15 +1,15 @@
 """The report's indices against independent references: the GMHI authors' own output, naive
-Bray-Curtis and percentiles, the QC thresholds at their boundaries."""
+Bray-Curtis and percentiles; the notable-taxa list and its citations."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from microbiome.errors import ConfigError
 from microbiome.report.indices import (
     dysbiosis_scores,
     dysbiosis_threshold,
@@ -18,18 +18,9 @@ from microbiome.report.indices import (
     normalise_name,
     notable_taxa,
     percentile,
-    qc_verdicts,
 )
 
 GMHI = Path(__file__).resolve().parents[2] / "test_data" / "gmhi"
-THRESHOLDS = {
-    "min_reads_fail": 1000,
-    "min_reads_warn": 5000,
-    "max_host_percent_warn": 10,
-    "max_host_percent_fail": 50,
-    "max_removed_percent_warn": 30,
-    "max_removed_percent_fail": 60,
-}
 
 
 def test_gmhi_equals_the_authors_output():
@@ -105,6 +96,20 @@ def test_notable_taxa_have_references():
     assert set(table["rank"]) <= {"species", "genus"}
 
 
+#: A DOI as Crossref registers them: the 10. prefix, a registrant code, a suffix without spaces.
+DOI = re.compile(r"^10\.\d{4,9}/[-._;()/:A-Za-z0-9]+$")
+
+
+def test_every_notable_taxon_cites_a_paper_with_a_well_formed_doi():
+    table = notable_taxa().table
+    assert "doi" in table.columns
+    bad = [(t, d) for t, d in zip(table["taxon"], table["doi"], strict=True) if not DOI.match(d)]
+    assert not bad, f"entries without a well-formed DOI: {bad}"
+    # one paper, one DOI: entries citing the same reference give the same DOI
+    assert table.groupby("reference")["doi"].nunique().max() == 1
+    assert table.groupby("doi")["reference"].nunique().max() == 1
+
+
 def naive_braycurtis(u, v):
     return sum(abs(a - b) for a, b in zip(u, v, strict=True)) / sum(u) / 2 if sum(u) else 0.0
 
@@ -132,42 +137,6 @@ def test_dysbiosis_without_reference_is_nan():
     props = pd.DataFrame([[0.5, 0.5]], index=["a"])
     assert dysbiosis_scores(props, [], {"a": "p"}).isna().all()
     assert np.isnan(dysbiosis_threshold(pd.Series([0.2], index=["a"]), [], 0.9))
-
-
-def qc_row(reads_out, kept, host):
-    return {"reads_out": reads_out, "kept_read_percent": kept, "host_read_percent": host}
-
-
-@pytest.mark.parametrize(
-    "row, verdict, words",
-    [
-        (qc_row(5000, 100.0, 0.0), "PASS", "5,000 clean reads"),
-        (qc_row(4999, 100.0, 0.0), "WARN", "recommended minimum 5,000"),
-        (qc_row(999, 100.0, 0.0), "FAIL", "999 clean reads (minimum 1,000)"),
-        (qc_row(10_000, 85.0, 10.5), "WARN", "10.5 % human (host) reads"),
-        (qc_row(10_000, 49.0, 50.5), "FAIL", "50.5 % human (host) reads (maximum 50 %)"),
-        (qc_row(10_000, 39.0, 0.0), "FAIL", "61.0 % of reads removed by QC"),
-        (qc_row(4000, 69.0, 0.0), "WARN", "31.0 % of reads removed"),
-    ],
-)
-def test_qc_verdicts_at_the_thresholds(row, verdict, words):
-    got = qc_verdicts(pd.DataFrame([row], index=["s"]), THRESHOLDS)
-    assert got.loc["s", "qc_verdict"] == verdict
-    assert words in got.loc["s", "qc_reason"]
-
-
-def test_qc_verdicts_worst_wins_and_every_reason_is_given():
-    got = qc_verdicts(pd.DataFrame([qc_row(500, 80.0, 15.0)], index=["s"]), THRESHOLDS)
-    assert got.loc["s", "qc_verdict"] == "FAIL"
-    assert "500 clean reads" in got.loc["s", "qc_reason"]
-    assert "15.0 % human" in got.loc["s", "qc_reason"]
-
-
-def test_qc_thresholds_the_wrong_way_round_are_a_config_error():
-    with pytest.raises(ConfigError, match="min_reads_warn"):
-        qc_verdicts(pd.DataFrame([qc_row(1, 1, 1)]), THRESHOLDS | {"min_reads_warn": 10})
-    with pytest.raises(ConfigError, match="max_host_percent_fail"):
-        qc_verdicts(pd.DataFrame([qc_row(1, 1, 1)]), THRESHOLDS | {"max_host_percent_fail": 5})
 
 
 def test_percentile_counts_ties_as_half():

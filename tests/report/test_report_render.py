@@ -60,8 +60,8 @@ def test_every_report_is_written(reports):
 
 def test_cohort_report_has_every_section_when_its_inputs_exist(reports):
     html = (reports / "cohort.html").read_text()
-    headings = ("Samples and quality control", "Composition", "Alpha diversity", "PERMANOVA",
-                "PERMDISP (dispersion)", "Associations with clinical variables",
+    headings = ("Samples, quality and profiling coverage", "Composition", "Alpha diversity",
+                "PERMANOVA", "PERMDISP (dispersion)", "Associations with clinical variables",
                 "Microbe-metabolite correlations", "Biomarker model performance",
                 "Methods")  # fmt: skip
     for heading in headings:
@@ -180,7 +180,7 @@ def test_failed_sample_hides_its_indices(reports):
     html = (reports / "patients" / "P4.html").read_text()
     row = re.search(r"<tr><td>S7</td>.*?</tr>", html, re.S)[0]
     assert "FAIL" in row and "–" in row
-    assert "failed quality control and are left out (S7)" in html
+    assert "are left out: S7 (sample quality failed: 20,000 clean reads (minimum" in html
 
 
 def test_patient_summary_numbers_match_the_indices(reports, cohort_files):
@@ -302,7 +302,12 @@ def test_tables_without_species_or_qc_still_give_reports(cohort_files, tmp_path)
     assert "the taxa table does not reach species: genus is shown instead" in cohort
     assert "the GMHI cannot be computed" in cohort and "QC was not run" in cohort
     patient = (out / "patients" / "P1.html").read_text()
-    assert "QC was not run: sample quality is unknown" in patient
+    # tables mode: sample quality is not available, never a WARN "QC was not run"
+    assert "Not available: QC was not run." in patient
+    assert re.search(
+        r'data-line="quality".*?<span class="badge NA">not available</span>', patient, re.S
+    )
+    assert "WARN: QC was not run" not in patient and "quality is unknown" not in patient
     assert "<i>Faecalibacterium</i>" in patient  # main taxa at genus
 
 

@@ -25,8 +25,8 @@ def test_one_report_job_per_patient(tmp_path):
     counts = jobs(result.stdout)
     assert counts["report_cohort"] == 1 and counts["report_patient"] == 5  # P01..P05
     assert "results/report/patients/P01.pdf" in result.stdout
-    assert "--diversity 'results/diversity'" in result.stdout
-    assert "--integrate 'results/integrate'" in result.stdout
+    assert "--diversity results/diversity" in result.stdout
+    assert "--integrate results/integrate" in result.stdout
 
 
 def test_a_wrong_reference_variable_stops_the_run_at_start(tmp_path):

@@ -77,6 +77,14 @@ def test_tables_mode_runs_end_to_end_without_reads(tmp_path):
     assert "genus is shown instead" in (report / "cohort.html").read_text()
     assert len(list((report / "patients").glob("*.html"))) == 32
     assert not list((report / "patients").glob("*.pdf"))
+    # One status table without QC: sample quality is not available, never a warning.
+    status = pd.read_csv(work / "results" / "tables" / "sample_status.tsv", sep="\t",
+                         keep_default_na=False)  # fmt: skip
+    assert len(status) == 32 and (status["qc_verdict"] == "NA").all()
+    assert (
+        "QC was not run here: sample quality is not available"
+        in (report / "cohort.html").read_text()
+    )
 
 
 def test_tables_mode_from_profiler_outputs_dry_run(tmp_path):

@@ -6,6 +6,7 @@ import json
 import re
 import subprocess
 import sys
+import zipfile
 
 import pandas as pd
 import pytest
@@ -237,6 +238,23 @@ def test_full_demo_run(tmp_path):
     assert_same_text(
         species, (EXPECTED / "species.relative.tsv").read_text(), "species.relative.tsv"
     )
+    # One status table: the single-end sample's reads are nearly all unclassified by the demo's
+    # 13 references, so no species reaches the 10-read minimum: its coverage fails, not its QC.
+    status = pd.read_csv(tables / "sample_status.tsv", sep="\t", index_col=0,
+                         keep_default_na=False)  # fmt: skip
+    assert status.loc["SRR514303", "coverage_verdict"] == "FAIL"
+    assert status.loc["SRR514303", "qc_verdict"] != "FAIL"
+    assert status.loc["SRR514303", "excluded"] == "yes"
+    assert (status.drop(index="SRR514303")["excluded"] == "no").all()
+    p03 = (work / "results" / "report" / "patients" / "P03.html").read_text()
+    assert "no reads were classified" not in p03 and "Profiling coverage" in p03
     # Nothing to do on a second run: outputs are complete and recognised as such.
     again = snakemake(work, "--dry-run")
     assert "Nothing to be done" in again.stdout + again.stderr
+    # The browsable archive the README recommends: every caption is found.
+    archive = snakemake(work, "--report", "report.zip")
+    assert archive.returncode == 0, archive.stderr
+    with zipfile.ZipFile(work / "report.zip") as z:
+        names = z.namelist()
+    assert any(n.endswith("sample_status.tsv") for n in names)
+    assert any(n.endswith("cohort.html") for n in names)

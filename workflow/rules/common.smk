@@ -319,6 +319,7 @@ def diversity_sketching():
 def all_outputs():
     """Every final output of the stages in this workflow."""
     outputs = integrate_outputs() if integrate_runs() else []
+    outputs.append("results/tables/sample_status.tsv")
     if TABLES_MODE:
         reports = report_outputs() if config["report"]["activate"] else []
         return outputs + diversity_outputs() + reports
@@ -353,8 +354,10 @@ def integrate_runs():
 
 
 def integrate_outputs():
-    """The final outputs of the integration (the contract with the report stage)."""
-    return list(integrate_rule_outputs().values())
+    """The final outputs of the integration (the contract with the report stage), as plain
+    paths: a report() flag here would resolve its caption against the Snakefile's folder.
+    """
+    return [str(path) for path in integrate_rule_outputs().values()]
 
 
 def integrate_settings(wildcards):

@@ -27,7 +27,10 @@ def report_inputs(wildcards):
     """Every file the reports read; the diversity and integrate folders through their
     parameters.json, which each stage writes last. The taxa are the species table (the GMHI
     needs species; the report collapses it to the ranks it shows)."""
-    inputs = {"taxa": taxa_table("species")}
+    inputs = {
+        "taxa": taxa_table("species"),
+        "status": "results/tables/sample_status.tsv",
+    }
     if not TABLES_MODE:
         inputs["qc"] = "results/qc/qc_summary.tsv"
         if config["profile"]["profiler"] == "microbiome":
@@ -52,6 +55,7 @@ def report_flags(wildcards, input):
     flags = [shell_flag("--taxa", input.taxa)]
     for name in (
         "qc",
+        "status",
         "metadata",
         "samples",
         "database",
