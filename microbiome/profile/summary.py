@@ -67,7 +67,7 @@ class ClassificationCounts:
         def percent(part: float | None) -> float | None:
             if part is None or not self.reads_total:
                 return None
-            return round(100.0 * part / self.reads_total, 3)
+            return 100.0 * part / self.reads_total
 
         return {
             "sample_id": self.sample_id,
@@ -148,7 +148,9 @@ def write_classification_summary(
     """
     table = summary_table(counts)
     with atomic_path(path) as tmp:
-        table.to_csv(tmp, sep="\t", index=False, na_rep="NA", lineterminator="\n")
+        table.to_csv(
+            tmp, sep="\t", index=False, na_rep="NA", float_format="%.6g", lineterminator="\n"
+        )
     if multiqc is not None:
         write_text_atomic(multiqc, multiqc_classification(table))
     for row in table.itertuples(index=False):
@@ -156,7 +158,7 @@ def write_classification_summary(
             log.info("%s: classified fraction not known", row.sample_id)
         else:
             log.info(
-                "%s: %s of %s reads classified (%.1f %%), %.1f %% at species",
+                "%s: %s of %s reads classified (%.2f %%), %.2f %% at species",
                 row.sample_id,
                 row.reads_classified,
                 row.reads_total,

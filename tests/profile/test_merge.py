@@ -130,6 +130,19 @@ def test_merge_profiles_writes_tables_and_biom(tables, tmp_path):
         "s__Genus50 alpha",
     ]
     assert table.metadata("A", axis="sample")["total_reads"] == 47
+    # what the classifier knew of each sample: A 44 of 47 classified, 40 at species
+    summary = pd.read_csv(written["summary"], sep="\t")
+    assert summary.drop(columns=["classified_percent", "species_percent"]).to_dict("list") == {
+        "sample_id": ["A", "B", "C.1"],
+        "reads_total": [47, 29, 3],
+        "reads_classified": [44, 26, 0],
+        "reads_species": [40.0, 25.0, 0.0],
+    }
+    assert summary["classified_percent"].tolist() == pytest.approx([4400 / 47, 2600 / 29, 0])
+    assert summary["species_percent"].tolist() == pytest.approx([4000 / 47, 2500 / 29, 0])
+    mqc = written["multiqc"].read_text()
+    assert "plot_type: generalstats" in mqc and "title: '% classified'" in mqc
+    assert "\nA\t93.61702" in mqc
     # the default: every canonical rank
     merge_profiles(tables, tmp_path / "all")
     assert len(list((tmp_path / "all").glob("*.counts.tsv"))) == len(CANONICAL_RANKS)
