@@ -6,6 +6,7 @@ if TABLES_MODE and config["tables"]["profiler_outputs"]:
 
     localrules:
         import_profiles,
+        import_classification_summary,
 
     rule import_profiles:
         input:
@@ -21,6 +22,23 @@ if TABLES_MODE and config["tables"]["profiler_outputs"]:
         shell:
             "microbiome import-profiles {input:q} --format {params.format} --rank {wildcards.rank}"
             " -o {output} 2> {log}"
+
+    # What the classifier made of each sample, where the outputs say (Kraken 2 reports; else NA).
+    rule import_classification_summary:
+        input:
+            config["tables"]["profiler_outputs"],
+        output:
+            summary="results/tables/classification_summary.tsv",
+            multiqc="results/tables/classification_mqc.tsv",
+        log:
+            "logs/integrate/import_classification_summary.log",
+        conda:
+            "../../envs/microbiome.yaml"
+        params:
+            format=config["tables"]["profiler_format"],
+        shell:
+            "microbiome import-profiles {input:q} --format {params.format}"
+            " --summary {output.summary} --multiqc {output.multiqc} 2> {log}"
 
 
 rule integrate:

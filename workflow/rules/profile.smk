@@ -155,7 +155,17 @@ rule merge_profiles:
             )
             for rank in PROFILE_RANKS
         ],
+        relative_classified=expand(
+            "results/tables/{rank}.relative_classified.tsv", rank=PROFILE_RANKS
+        ),
         counts=expand("results/tables/{rank}.counts.tsv", rank=PROFILE_RANKS),
+        summary=report(
+            "results/tables/classification_summary.tsv",
+            caption="../report/classification_summary.rst",
+            category="Taxonomic profiles",
+            labels={"rank": "all", "table": "classified fraction"},
+        ),
+        multiqc="results/tables/classification_mqc.tsv",
         long=report(
             "results/tables/profiles.long.tsv",
             caption="../report/profiles_long.rst",
