@@ -122,8 +122,11 @@ def test_kraken2_profiler_run(tmp_path):
     for sample in ("sim01", "se"):
         for ext in ("kreport", "cami", "tsv", "reads.gz"):
             assert (work / "results" / "profile" / f"{sample}.{ext}").exists(), (sample, ext)
-    species = pd.read_csv(work / "results" / "tables" / "species.relative.tsv", sep="\t")
+    tables = work / "results" / "tables"
+    species = pd.read_csv(tables / "species.relative_classified.tsv", sep="\t")
     assert list(species.columns[3:]) == ["sim01", "se"]
+    summary = pd.read_csv(tables / "classification_summary.tsv", sep="\t")
+    assert summary["sample_id"].tolist() == ["sim01", "se"]
     truth = pd.read_csv(TEST_DATA / "truth" / "sim01.profile.tsv", sep="\t")
     got = dict(zip(species["taxid"], species["sim01"], strict=True))
     assert got[411483] == pytest.approx(0.25, abs=0.01)  # F. duncaniae
@@ -170,6 +173,7 @@ def test_full_demo_run(tmp_path):
     assert multiqc.returncode == 0, multiqc.stderr
     general = (tmp_path / "mqc" / "multiqc_data" / "multiqc_general_stats.txt").read_text()
     assert "microbiome_qc-kept_read_percent" in general
+    assert "microbiome_classification-classified_percent" in general
     assert all(sample in general for sample in ("ERR878216", "SRR514303", "sim04"))
     # Profiles: the database once, every sample classified, the cohort tables.
     assert (work / "resources" / "db" / "profile.mbdb").exists()
@@ -179,12 +183,18 @@ def test_full_demo_run(tmp_path):
     tables = work / "results" / "tables"
     for name in ("genus.counts.tsv", "profiles.long.tsv", "profiles.biom"):
         assert (tables / name).exists()
-    species = (tables / "species.relative.tsv").read_text()
-    header = species.splitlines()[0].split("\t")
-    assert header[3:] == ["ERR878216", "SRR514303", "sim01", "sim02", "sim03", "sim04"]
-    assert_same_text(
-        species, (EXPECTED / "species.relative.tsv").read_text(), "species.relative.tsv"
-    )
+    # relative over all reads (the unclassified row first), and renormalised over the classified
+    for name in ("species.relative.tsv", "species.relative_classified.tsv"):
+        species = (tables / name).read_text()
+        header = species.splitlines()[0].split("\t")
+        assert header[3:] == ["ERR878216", "SRR514303", "sim01", "sim02", "sim03", "sim04"]
+        assert_same_text(species, (EXPECTED / name).read_text(), name)
+    assert species.splitlines()[1].startswith("411483\t")  # no unclassified row
+    summary = pd.read_csv(tables / "classification_summary.tsv", sep="\t").set_index("sample_id")
+    relative = pd.read_csv(tables / "species.relative.tsv", sep="\t").set_index("taxid")
+    assert relative.index[0] == 0 and relative.iloc[:, 2:].sum().round(9).eq(1).all()
+    unclassified = 100 * (1 - summary["reads_classified"] / summary["reads_total"])
+    assert relative.loc[0, summary.index].tolist() == pytest.approx(unclassified.div(100).tolist())
     # Nothing to do on a second run: outputs are complete and recognised as such.
     again = snakemake(work, "--dry-run")
     assert "Nothing to be done" in again.stdout + again.stderr
