@@ -117,6 +117,28 @@ class Profile:
         """Share of all reads that the classifier left unclassified (0 without reads)."""
         return self.unclassified / self.total_reads if self.total_reads > 0 else 0.0
 
+    def assigned_share(self, rank: str) -> float:
+        """Share of all the sample's reads behind the relative abundances at ``rank``: the
+        reads of the rank's taxa (of the reported species when estimated, whose abundances
+        every rank sums) over all reads; 0 without reads.
+
+        ``relative(rank)[t] * assigned_share(rank)`` is taxon ``t``'s share of all reads, and
+        ``1 - assigned_share(rank)`` the share that no taxon of the rank holds: reads left
+        unclassified, classified only above the rank, or (estimated) given to no species.
+        """
+        if self.total_reads <= 0:
+            return 0.0
+        basis = "species" if self.estimated else rank
+        return min(sum(self._rank(basis).values()) / self.total_reads, 1.0)
+
+    def unassigned_share(self, rank: str) -> float:
+        """Share of all reads that the relative abundances at ``rank``, times
+        :meth:`assigned_share`, do not hold (1 without reads at the rank; 0 without reads)."""
+        if self.total_reads <= 0:
+            return 0.0
+        held = self.assigned_share(rank) * sum(self.relative(rank).values())
+        return min(max(1.0 - held, 0.0), 1.0)
+
     @property
     def is_empty(self) -> bool:
         """True when no read was classified (for example a sample left empty after QC)."""

@@ -98,18 +98,22 @@ class RankTable:
         """Reads given to the classifier, unclassified, and classified at species."""
         return counts_from_metadata(self.sample_id, self.metadata)
 
-    @property
-    def unclassified_reads(self) -> float:
-        """The unclassified reads (``unclassified_reads``; 0 when the table does not say)."""
-        return float(self.counts.reads_unclassified or 0)
-
-    @property
-    def unclassified_fraction(self) -> float:
-        """The unclassified share of all reads (0 without reads or when not known)."""
-        counts = self.counts
-        if not counts.reads_total or counts.reads_unclassified is None:
+    def assigned_share(self, rank: str) -> float:
+        """Share of all reads behind the relative abundances at ``rank`` (as
+        :meth:`~microbiome.profile.abundance.Profile.assigned_share`, from the rows): the reads
+        of the rank's taxa, or of the species when estimated, over ``total_reads`` (0 without
+        reads or when the table does not say)."""
+        total = self.counts.reads_total
+        if not total:
             return 0.0
-        return counts.reads_unclassified / counts.reads_total
+        rows = self.taxa[self.taxa["rank"] == ("species" if self.estimated else rank)]
+        return min(float(rows["reads"].sum()) / total, 1.0)
+
+    def unassigned_reads(self, rank: str) -> float:
+        """Reads in no taxon of ``rank``: ``total_reads`` minus the rank's reads (>= 0)."""
+        total = self.counts.reads_total or 0
+        rows = self.taxa[self.taxa["rank"] == rank]
+        return max(float(total) - float(rows["reads"].sum()), 0.0)
 
 
 def _sample_from_name(path: str) -> str:
@@ -263,11 +267,14 @@ def merge_rank(
     abundance, then taxid. The relative values are the ``abundance`` column of estimated
     profiles, else ``fraction``: shares of the classified reads.
 
-    With ``unclassified`` (the default) the first row is ``unclassified`` (taxid 0, empty
-    lineage): in ``counts`` the unclassified reads, in ``relative`` their share ``u`` of all
-    reads, and the taxa's relative values are multiplied by ``1 - u``, so that they are shares
-    of all reads and each column sums to 1 (a sample without reads: 0). Without it, the taxa
-    only, relative over the classified reads (renormalised).
+    With ``unclassified`` (the default) the taxa's relative values are multiplied by the share
+    of all reads behind them (:meth:`RankTable.assigned_share`), so that they are shares of all
+    the sample's reads, and the first row is ``unclassified`` (taxid 0, empty lineage): in
+    ``counts`` the reads in no taxon of the rank, in ``relative`` the rest of 1, so that each
+    column sums to 1 (a sample without reads: 0). It holds the reads the classifier left
+    unclassified, those it classified only above the rank and, after estimation, those given
+    to no reported species. Without it, the taxa only, relative over the classified reads
+    (renormalised).
 
     Raises
     ------
@@ -288,7 +295,9 @@ def merge_rank(
         for taxid, name, lineage in rows[["taxid", "name", "lineage"]].itertuples(index=False):
             taxa.setdefault(int(taxid), (name, lineage))
         counts[t.sample_id] = dict(zip(rows["taxid"].tolist(), rows["reads"].tolist(), strict=True))
-        relative[t.sample_id] = dict(zip(rows["taxid"].tolist(), rows[value].tolist(), strict=True))
+        scale = t.assigned_share(rank) if unclassified else 1.0
+        values = (rows[value] * scale).tolist()
+        relative[t.sample_id] = dict(zip(rows["taxid"].tolist(), values, strict=True))
     ids = list(taxa)
     rel = np.array([[relative[s].get(i, 0.0) for s in samples] for i in ids], dtype=np.float64)
     rel = rel.reshape(len(ids), len(samples))
@@ -300,9 +309,10 @@ def merge_rank(
     names = [taxa[ids[k]][0] for k in order]
     lineages = [taxa[ids[k]][1] for k in order]
     if unclassified:
-        share = np.array([t.unclassified_fraction for t in tables], dtype=np.float64)
-        reads = np.array([t.unclassified_reads for t in tables], dtype=np.float64)
-        rel = np.vstack([share.reshape(1, -1), rel * (1.0 - share)])
+        with_reads = np.array([bool(t.counts.reads_total) for t in tables])
+        share = np.where(with_reads, np.clip(1.0 - rel.sum(axis=0), 0.0, 1.0), 0.0)
+        reads = np.array([t.unassigned_reads(rank) for t in tables], dtype=np.float64)
+        rel = np.vstack([share.reshape(1, -1), rel])
         cnt = np.vstack([reads.reshape(1, -1), cnt])
         taxids.insert(0, UNCLASSIFIED_TAXID)
         names.insert(0, UNCLASSIFIED_NAME)
@@ -333,6 +343,11 @@ def _with_unclassified_rows(t: RankTable) -> pd.DataFrame:
     tables written before these rows existed)."""
     if (t.table["taxid"] == UNCLASSIFIED_TAXID).any() or not t.counts.reads_total:
         return t.table
+    value = "abundance" if t.estimated else "fraction"
+    shares = []
+    for rank in t.ranks:
+        held = t.taxa.loc[t.taxa["rank"] == rank, value].sum() * t.assigned_share(rank)
+        shares.append(min(max(1.0 - held, 0.0), 1.0))
     rows = pd.DataFrame(
         {
             "rank": list(t.ranks),
@@ -340,9 +355,9 @@ def _with_unclassified_rows(t: RankTable) -> pd.DataFrame:
             "name": UNCLASSIFIED_NAME,
             "lineage": "",
             "taxpath": "",
-            "reads": t.unclassified_reads,
-            "fraction": t.unclassified_fraction,
-            **({"abundance": t.unclassified_fraction} if t.estimated else {}),
+            "reads": [t.unassigned_reads(rank) for rank in t.ranks],
+            "fraction": shares,
+            **({"abundance": shares} if t.estimated else {}),
         }
     )
     parts = []

@@ -392,12 +392,12 @@ def write_cami(
     TAXPATH and TAXPATHSN are the taxids and names of the taxon's canonical-rank lineage joined
     by ``|``, empty where a rank is missing. PERCENTAGE is the relative abundance at the row's
     rank in percent (:meth:`Profile.relative`: the estimated abundance if there is one, else the
-    share of the rank's reads) times the classified share of all reads: percentages of all the
-    sample's reads, so that each rank sums to 100 minus the unclassified share (less still
-    where species have no taxon at that rank). The format has no unassigned row: what a rank
-    lacks to 100 is unassigned, and a ``#`` line states the unclassified percentage (OPAL
-    skips ``#`` lines; ``opal.py --normalize`` rescales every rank to 100). A profile without
-    classified reads has the header and no rows; a ``#`` line says the sample is empty.
+    share of the rank's reads) times :meth:`Profile.assigned_share`: percentages of all the
+    sample's reads. The format has no unassigned row: what a rank lacks to 100 is unassigned
+    (reads left unclassified, classified only above the rank, or given to no species), and a
+    ``#`` line states the percentage the classifier left unclassified (OPAL skips ``#`` lines;
+    ``opal.py --normalize`` rescales every rank to 100). A profile without classified reads has
+    the header and no rows; a ``#`` line says the sample is empty.
 
     Parameters
     ----------
@@ -417,7 +417,6 @@ def write_cami(
     lines = ["# Taxonomic Profiling Output"]
     if profile.is_empty:
         lines.append(f"# sample {sample_id} has no classified reads: empty profile")
-    scale = 1.0 - profile.unclassified_fraction
     if profile.total_reads > 0:
         lines.append(
             f"# unclassified: {100 * profile.unclassified_fraction:.10g} % of "
@@ -433,6 +432,7 @@ def write_cami(
     ]
     for rank in CANONICAL_RANKS:
         relative = profile.relative(rank)
+        scale = profile.assigned_share(rank)
         for taxid in _sorted_taxa(relative, relative):
             value = 100.0 * relative[taxid] * scale
             if value <= 0:
@@ -510,9 +510,10 @@ def rank_table(profile: Profile, taxonomy: Taxonomy) -> pd.DataFrame:
     (taxids joined by ``|``), ``reads``, ``fraction`` (reads over the rank's reads), and
     ``abundance`` when the profile was estimated. Rows by rank (superkingdom first), then by
     decreasing reads, then taxid; each rank of a sample with reads ends with the
-    ``unclassified`` row (taxid 0, empty lineage): the unclassified reads, and as ``fraction``
-    and ``abundance`` their share of all reads, ``u``. The taxa's values are over the
-    classified reads; times ``1 - u`` they are shares of all reads.
+    ``unclassified`` row (taxid 0, empty lineage): the reads in no taxon of the rank (left
+    unclassified, or classified only above it), and as ``fraction`` and ``abundance``
+    ``u = 1 - Profile.assigned_share(rank)``. The taxa's values are over the rank's classified
+    reads; times ``1 - u`` they are shares of all reads.
     """
     import pandas as pd
 
@@ -548,16 +549,17 @@ def _rank_records(profile: Profile, taxonomy: Taxonomy) -> list[dict]:
 
 
 def _unclassified_record(profile: Profile, rank: str) -> dict:
-    """The ``unclassified`` row of a rank: taxid 0, the unclassified reads, and as fraction
-    (and abundance) their share of all reads."""
-    share = profile.unclassified_fraction
+    """The ``unclassified`` row of a rank: taxid 0, the reads in no taxon of the rank, and as
+    fraction (and abundance) the share of all reads that the rank's abundances do not hold."""
+    share = profile.unassigned_share(rank)
+    reads = max(profile.total_reads - sum(profile.rank_reads.get(rank, {}).values()), 0.0)
     record = {
         "rank": rank,
         "taxid": UNCLASSIFIED_TAXID,
         "name": UNCLASSIFIED_NAME,
         "lineage": "",
         "taxpath": "",
-        "reads": float(profile.unclassified),
+        "reads": float(reads),
         "fraction": share,
     }
     if profile.estimated:
@@ -605,8 +607,9 @@ def write_rank_table(
     method, abundance, min_reads, ranks), then the column line and the rows of
     :func:`rank_table`. Reads are floats (estimates are fractional); ``fraction`` is the share
     of the rank's reads; ``abundance`` (estimated profiles only) the estimated read or cell
-    abundance; the ``unclassified`` row of each rank (taxid 0) holds the unclassified reads and
-    their share of all reads. A sample without classified reads gives the header lines with
+    abundance; the ``unclassified`` row of each rank (taxid 0) holds the reads in no taxon of
+    the rank and the share of all reads the rank's abundances leave out (see
+    :func:`rank_table`). A sample without classified reads gives the header lines with
     ``status: empty`` and only the unclassified rows (none without reads). A Classification is
     profiled as it is (:func:`profile_from_classification`).
 

@@ -62,7 +62,7 @@ def test_classify_import_carries_the_classified_fraction(tmp_path):
         100 * (total - unclassified) / total, rel=1e-5
     )
     relative = pd.read_csv(written["species.relative"], sep="\t").set_index("taxid")
-    assert relative.loc[0, "S1"] == pytest.approx(unclassified / total)
+    assert relative.loc[0, "S1"] == pytest.approx(1 - species / total)  # no species for the rest
     assert relative["S1"].sum() == pytest.approx(1.0)
     cami = (tmp_path / "S1.cami").read_text()
     assert "# unclassified: 99.98" in cami

@@ -74,10 +74,11 @@ def test_merge_rank_wide_tables(tables):
     # every column sums to 1 over all reads: the unclassified row (taxid 0) comes first
     assert counts["taxid"].iloc[0] == 0 and counts["name"].iloc[0] == "unclassified"
     assert relative["lineage"].iloc[0] == "" or pd.isna(relative["lineage"].iloc[0])
-    assert c.loc[0, ["A", "B", "C.1"]].tolist() == [3, 3, 3]
+    # reads in no species: 3 unclassified in each, and A's 4 and B's 1 stopped at a genus
+    assert c.loc[0, ["A", "B", "C.1"]].tolist() == [7, 4, 3]
     assert r[["A", "B", "C.1"]].sum().tolist() == pytest.approx([1.0, 1.0, 1.0])
-    assert r.loc[0, "A"] == pytest.approx(3 / 47) and r.loc[0, "C.1"] == 1.0
-    assert r.loc[502, "A"] == pytest.approx(0.25 * 44 / 47)  # 10 of 40 species reads; 44/47
+    assert r.loc[0, "A"] == pytest.approx(7 / 47) and r.loc[0, "C.1"] == 1.0
+    assert r.loc[502, "A"] == pytest.approx(10 / 47)  # 10 of all 47 reads
     # renormalised over the classified reads: no unclassified row
     counts_c, renormalised = merge_rank([read_rank_table(p) for p in tables], "species",
                                         unclassified=False)  # fmt: skip
@@ -266,11 +267,11 @@ def test_merged_tables_read_back_as_feature_tables(tmp_path, tables):
     expected = taxa.set_index(taxa["taxid"].astype(str))[samples].T.astype(float)
     pd.testing.assert_frame_equal(counts.data, expected, check_names=False)
     # the unclassified row is set apart, not a feature (diversity and integration never see it)
-    assert counts.unclassified.tolist() == [3.0, 3.0, 3.0] and "0" not in counts.features.index
-    assert relative.unclassified.tolist() == pytest.approx([3 / 47, 3 / 29, 1.0])
-    assert relative.data.sum(axis=1).tolist() == pytest.approx([44 / 47, 26 / 29, 0.0])
+    assert counts.unclassified.tolist() == [7.0, 4.0, 3.0] and "0" not in counts.features.index
+    assert relative.unclassified.tolist() == pytest.approx([7 / 47, 4 / 29, 1.0])
+    assert relative.data.sum(axis=1).tolist() == pytest.approx([40 / 47, 25 / 29, 0.0])
     kept = read_feature_table(tmp_path / "species.counts.tsv", keep_unclassified=True)
-    assert kept.data["0"].tolist() == [3.0, 3.0, 3.0] and kept.unclassified is not None
+    assert kept.data["0"].tolist() == [7.0, 4.0, 3.0] and kept.unclassified is not None
     renormalised = read_feature_table(tmp_path / "species.relative_classified.tsv")
     assert renormalised.relative and renormalised.unclassified is None
     assert renormalised.data.sum(axis=1).tolist() == pytest.approx([1.0, 1.0, 0.0])
@@ -287,3 +288,21 @@ def test_merged_tables_read_back_as_feature_tables(tmp_path, tables):
     pd.testing.assert_frame_equal(mine, naive.astype(float), check_names=False)
     with pytest.raises(ConfigError, match="rank 'strain'"):
         counts.at_rank("strain")
+
+
+def test_reads_stopped_above_a_rank_are_unclassified_at_it(taxonomy, tmp_path):
+    """A sample whose classified reads all stopped at a genus: its species column is all
+    unclassified, its genus column half (as the demo's single-end sample: 5 reads at species
+    below the reporting threshold)."""
+    path = tmp_path / "D.tsv"
+    profile = profile_from_classification(classification({50: 5}, 5), taxonomy)
+    write_rank_table(path, profile, taxonomy, sample_id="D")
+    tables = [read_rank_table(path)]
+    for rank, share in (("species", 1.0), ("genus", 0.5)):
+        counts, relative = merge_rank(tables, rank)
+        assert relative["D"].sum() == pytest.approx(1.0)
+        assert relative.set_index("taxid").loc[0, "D"] == pytest.approx(share)
+        assert counts.set_index("taxid").loc[0, "D"] == 10 * share
+    # the per-sample table says the same
+    rows = tables[0].table.set_index(["rank", "taxid"])
+    assert rows.loc[("species", 0), "fraction"] == 1.0 and rows.loc[("genus", 0), "reads"] == 5

@@ -193,8 +193,12 @@ def test_full_demo_run(tmp_path):
     summary = pd.read_csv(tables / "classification_summary.tsv", sep="\t").set_index("sample_id")
     relative = pd.read_csv(tables / "species.relative.tsv", sep="\t").set_index("taxid")
     assert relative.index[0] == 0 and relative.iloc[:, 2:].sum().round(9).eq(1).all()
-    unclassified = 100 * (1 - summary["reads_classified"] / summary["reads_total"])
-    assert relative.loc[0, summary.index].tolist() == pytest.approx(unclassified.div(100).tolist())
+    # unclassified at species: at least what the classifier left unclassified (98.9 % and
+    # 99.8 % of the two real samples against the 13 demo references; 0 for the simulated ones)
+    unclassified = 1 - summary["reads_classified"] / summary["reads_total"]
+    assert (relative.loc[0, summary.index] >= unclassified - 1e-9).all()
+    assert summary.loc["ERR878216", "classified_percent"] == pytest.approx(100 * 96 / 8928)
+    assert (summary.loc[["sim01", "sim02", "sim03", "sim04"], "classified_percent"] == 100).all()
     # Nothing to do on a second run: outputs are complete and recognised as such.
     again = snakemake(work, "--dry-run")
     assert "Nothing to be done" in again.stdout + again.stderr
