@@ -84,6 +84,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--no-figures", dest="figures", action="store_false", help="write the tables only"
     )
+    parser.add_argument(
+        "--exclude",
+        metavar="STATUS_TSV",
+        help="sample status table (microbiome sample-status): samples with excluded = yes are"
+        " left out of every analysis and listed with the reason in excluded.tsv",
+    )
     parser.set_defaults(func=run)
 
 
@@ -145,7 +151,12 @@ def run(args: argparse.Namespace) -> int:
         sketches=tuple(args.sketches),
         figures=args.figures,
     )
-    summary = run_diversity(table, metadata, args.outdir, options)
+    exclude = None
+    if args.exclude:
+        from microbiome.io.exclusions import read_exclusions
+
+        exclude = read_exclusions(args.exclude)
+    summary = run_diversity(table, metadata, args.outdir, options, exclude=exclude)
     log.info(
         "%d samples, %d taxa; tested: %s; wrote %s",
         summary["n_samples"],

@@ -62,6 +62,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="config with integrate: and metadata: sections (default: defaults)",
     )
     parser.add_argument("-o", "--outdir", required=True, help="output folder")
+    parser.add_argument(
+        "--exclude",
+        metavar="STATUS_TSV",
+        help="sample status table (microbiome sample-status): samples with excluded = yes are"
+        " left out of every analysis and listed with the reason in join_report.tsv",
+    )
     analysis = parser.add_argument_group("analysis (override the config)")
     analysis.add_argument(
         "--rank",
@@ -132,6 +138,11 @@ def run(args: argparse.Namespace) -> int:
         settings, **top, biomarkers=dataclasses.replace(settings.biomarkers, **inner)
     )
     meta_cfg = config["metadata"]
+    exclude = None
+    if args.exclude:
+        from microbiome.io.exclusions import read_exclusions
+
+        exclude = read_exclusions(args.exclude)
     written = run_integrate(
         metadata_path=args.metadata,
         outdir=args.outdir,
@@ -143,6 +154,7 @@ def run(args: argparse.Namespace) -> int:
         variable_types=meta_cfg["variables"] if args.config else None,
         sample_column=args.sample_column or meta_cfg["sample_column"] or None,
         patient_column=args.patient_column or meta_cfg["patient_column"] or None,
+        exclude=exclude,
     )
     log.info("wrote %d outputs into %s", len(written), args.outdir)
     return 0

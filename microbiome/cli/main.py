@@ -18,7 +18,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from microbiome import __version__
+from microbiome import __version__, progress
 from microbiome.cli import (
     classify,
     classify_import,
@@ -72,7 +72,7 @@ class UsageError(Exception):
 
 
 def _add_common_options(parser: argparse.ArgumentParser) -> None:
-    """--debug, --verbose, --quiet on a parser and every subparser below it."""
+    """--debug, --verbose, --quiet, --progress on a parser and every subparser below it."""
     group = parser.add_argument_group("general options")
     group.add_argument(
         "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks of errors"
@@ -90,6 +90,13 @@ def _add_common_options(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         default=argparse.SUPPRESS,
         help="only warnings and errors on stderr",
+    )
+    group.add_argument(
+        "--progress",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="progress lines of long steps on stderr even when it is not a terminal (default:"
+        " only on a terminal)",
     )
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
@@ -143,6 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     _setup_logging(args)
+    progress.configure(True if getattr(args, "progress", False) else None)
     try:
         code = int(args.func(args) or 0)
         with stdout_errors():

@@ -15,7 +15,7 @@ import os
 import platform
 import re
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -28,6 +28,7 @@ from microbiome.diversity import beta, plots, stats
 from microbiome.errors import ConfigError, InputError
 from microbiome.io.atomic import atomic_path, write_text_atomic
 from microbiome.multiple_testing import bh
+from microbiome.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -213,7 +214,14 @@ def _write_distances(path: Path, dm) -> None:
     _write_tsv(path, frame, index=True)
 
 
-def run_diversity(table, metadata, outdir: str | os.PathLike, options: DiversityOptions) -> dict:
+def run_diversity(
+    table,
+    metadata,
+    outdir: str | os.PathLike,
+    options: DiversityOptions,
+    *,
+    exclude: Mapping[str, str] | None = None,
+) -> dict:
     """Run the analysis and write everything into ``outdir``.
 
     Parameters
@@ -223,6 +231,9 @@ def run_diversity(table, metadata, outdir: str | os.PathLike, options: Diversity
         Without it, only alpha and beta diversity and the ordinations are written (the tests
         tables have their header only).
     options : DiversityOptions
+    exclude : mapping of str to str, optional
+        Sample ID -> reason (:func:`microbiome.io.exclusions.read_exclusions`): these samples
+        are left out of every analysis and listed in ``excluded.tsv`` with the reason.
 
     Returns
     -------
@@ -237,6 +248,22 @@ def run_diversity(table, metadata, outdir: str | os.PathLike, options: Diversity
 
     if options.rank:
         table = table.at_rank(options.rank)
+    exclude = dict(exclude or {})
+    left_out = [s for s in table.samples if s in exclude]
+    if left_out:
+        if len(left_out) == len(table.samples):
+            raise InputError(
+                "every sample of the table is excluded by the sample status: nothing to analyse",
+                file=table.path,
+            )
+        table = table.select_samples([s for s in table.samples if s not in exclude])
+        for sample in left_out:
+            excluded.append((sample, f"excluded by the sample status: {exclude[sample]}"))
+        log.warning(
+            "%d samples excluded by the sample status, left out of every analysis: %s",
+            len(left_out),
+            "; ".join(f"{s} ({exclude[s]})" for s in left_out),
+        )
     all_samples = table.data.index
     table, empty = table.without_empty_samples()
     for sample in empty:
@@ -260,7 +287,8 @@ def run_diversity(table, metadata, outdir: str | os.PathLike, options: Diversity
         without = [s for s in match.only_in_data if s not in empty]
         for sample in without:
             excluded.append((sample, "no row in the metadata: left out of the tests"))
-        for sample in match.only_in_metadata:
+        in_metadata_only = [s for s in match.only_in_metadata if s not in exclude]
+        for sample in in_metadata_only:
             excluded.append((sample, "in the metadata but not in the table"))
         if without:
             log.warning(
@@ -268,11 +296,11 @@ def run_diversity(table, metadata, outdir: str | os.PathLike, options: Diversity
                 len(without),
                 ", ".join(without),
             )
-        if match.only_in_metadata:
+        if in_metadata_only:
             log.warning(
                 "%d metadata rows match no sample of the table: %s",
-                len(match.only_in_metadata),
-                ", ".join(match.only_in_metadata),
+                len(in_metadata_only),
+                ", ".join(in_metadata_only),
             )
         names = list(options.variables) if explicit else list(metadata.types)
         unknown = [v for v in names if v not in metadata.types]
@@ -304,6 +332,12 @@ def run_diversity(table, metadata, outdir: str | os.PathLike, options: Diversity
     phylogeny = beta.match_tree(options.tree, features) if options.tree else None
     phylo = phylogeny.as_tuple if phylogeny else None
 
+    metrics = beta.check_metrics(options.metrics, tree=bool(options.tree))
+    progress = Progress(
+        "diversity",
+        total=2 + len(metrics) + bool(options.sketches) + len(variables) + options.figures,
+        unit="steps",
+    )
     # Alpha diversity.
     alpha = alpha_mod.alpha_table(data, relative=table.relative, phylogeny=phylo)
     _write_tsv(out / "alpha.tsv", alpha.rename_axis("sample_id").reset_index())
@@ -341,20 +375,23 @@ def run_diversity(table, metadata, outdir: str | os.PathLike, options: Diversity
             note="relative abundances: no rarefaction" if table.relative else "",
             stem=out / "figures" / "rarefaction",
         )
+    progress.update()  # alpha diversity and rarefaction
 
     # Beta diversity and ordination.
     matrices = {}  # None: fewer than 2 samples
-    for metric in beta.check_metrics(options.metrics, tree=bool(options.tree)):
+    for metric in metrics:
         matrices[metric] = (
             beta.distance_matrix(metric, data, pseudocount=options.pseudocount, phylogeny=phylo)
             if len(data) >= 2
             else None
         )
+        progress.update()
     if options.sketches:
         kmer = beta.sketch_distances(options.sketches)
         shared = [s for s in kmer.index if s in data.index]
         for sample in kmer.index.difference(data.index, sort=False):
-            excluded.append((sample, "k-mer sketch of a sample not analysed in the table"))
+            if sample not in exclude:
+                excluded.append((sample, "k-mer sketch of a sample not analysed in the table"))
         kmer = kmer.loc[shared, shared]
         matrices[beta.SKETCH_METRIC] = (
             DistanceMatrix((kmer.to_numpy() + kmer.to_numpy().T) / 2, ids=shared)
@@ -367,6 +404,7 @@ def run_diversity(table, metadata, outdir: str | os.PathLike, options: Diversity
                 " (sketch names: %s): no kmer_jaccard distances",
                 ", ".join(kmer.index[:5]),
             )
+        progress.update()
     ordinations = {}
     for metric, dm in matrices.items():
         if dm is None:
@@ -381,11 +419,13 @@ def run_diversity(table, metadata, outdir: str | os.PathLike, options: Diversity
         ordinations[metric] = (coords, variance)
         _write_tsv(out / "pcoa" / f"{metric}.coordinates.tsv", coords.reset_index())
         _write_tsv(out / "pcoa" / f"{metric}.variance.tsv", variance)
+    progress.update()  # ordinations
 
     # Tests against the metadata.
     permanova_rows, permdisp_rows, alpha_rows, skipped = [], [], [], []
     alpha_columns = [c for c in tested_alpha.columns if c not in ("depth", "rarefaction_depth")]
     for variable in variables:
+        progress.update()
         if variable.values is None:
             skipped.append(
                 {
@@ -488,6 +528,9 @@ def run_diversity(table, metadata, outdir: str | os.PathLike, options: Diversity
                 stem=out / "figures" / stem,
             )
 
+    if options.figures:
+        progress.update()
+    progress.close()
     summary = {
         "n_samples": int(len(data)),
         "n_features": int(data.shape[1]),

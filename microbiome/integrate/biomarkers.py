@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from microbiome.errors import ConfigError, InputError
+from microbiome.progress import Progress
 
 log = logging.getLogger("microbiome")
 
@@ -309,6 +310,12 @@ def evaluate(
     """
     rng = np.random.default_rng(settings.seed)
     perf, preds, imps, models, names, skipped = [], [], [], {}, {}, []
+    per_model = settings.repeats + settings.permutations
+    progress = Progress(
+        "integrate: biomarker models",
+        total=len(feature_sets) * len(settings.models) * per_model,
+        unit="cross-validations",
+    )
     for feature_set, table in feature_sets.items():
         samples = table.index[table.index.isin(outcome.values.index)]
         X = table.loc[samples]
@@ -318,6 +325,7 @@ def evaluate(
         if reason:
             skipped.append((f"biomarkers {feature_set}", reason))
             log.warning("biomarkers on %s skipped: %s", feature_set, reason)
+            progress.update(len(settings.models) * per_model)
             continue
         names[feature_set] = list(X.columns)
         for model in settings.models:
@@ -335,9 +343,11 @@ def evaluate(
                         )
                         oofs.append(oof)
                         aurocs.append(_auroc(y, oof))
+                        progress.update()
                     observed = aurocs[0]
                     null = []
                     for _ in range(settings.permutations):
+                        progress.update()
                         y_perm = _permuted(y, groups, rng)
                         try:
                             null.append(
@@ -401,6 +411,7 @@ def evaluate(
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", category=UserWarning)
                 models[f"{feature_set}/{model}"] = _predicting_in_order(template.fit(X, y))
+    progress.close()
     return BiomarkerResult(
         performance=pd.DataFrame(perf, columns=PERFORMANCE_COLUMNS),
         predictions=pd.concat(preds, ignore_index=True)

@@ -7,6 +7,7 @@ what happens to it; nothing is dropped silently.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -65,9 +66,13 @@ def link(
     *,
     taxa=None,
     metabolites=None,
+    exclude: Mapping[str, str] | None = None,
 ) -> Linked:
     """Join a FeatureTable ``taxa`` and a MetaboliteTable ``metabolites`` (either may be None)
     to the clinical ``metadata`` (index sample_id).
+
+    Samples of ``exclude`` (sample ID -> reason, from the sample status table) are left out of
+    everything: their join report row says so, with the reason.
 
     Raises
     ------
@@ -96,6 +101,7 @@ def link(
                 "sample IDs the same, and is the table's orientation right?",
                 file=table.path,
             )
+    exclude = dict(exclude or {})
     empty_taxa: set[str] = set()
     if taxa is not None:
         totals = taxa.data.sum(axis=1)
@@ -106,6 +112,8 @@ def link(
         has_taxa = sample in taxa_ids
         has_mtb = sample in mtb_ids
         notes = []
+        if sample in exclude:
+            notes.append(f"excluded by the sample status: {exclude[sample]}")
         if not has_meta:
             notes.append("not in the clinical sheet: excluded from every analysis")
         if taxa is not None and not has_taxa:
@@ -124,6 +132,17 @@ def link(
             len(unmatched),
             len(report),
         )
+    left_out = [s for s in report["sample_id"] if s in exclude]
+    if left_out:
+        log.warning(
+            "%d samples excluded by the sample status, left out of every analysis: %s",
+            len(left_out),
+            "; ".join(f"{s} ({exclude[s]})" for s in left_out),
+        )
+        metadata = metadata.drop(index=[s for s in metadata.index if str(s) in exclude])
+        meta_ids = pd.Index(metadata.index.astype(str))
+        if not len(meta_ids):
+            raise InputError("every sample of the clinical sheet is excluded by the sample status")
     linked_taxa = features = None
     if taxa is not None:
         keep = [s for s in taxa.data.index if s in meta_ids and s not in empty_taxa]

@@ -115,8 +115,12 @@ def run_integrate(
     variable_types: Mapping[str, Mapping] | None = None,
     sample_column: str | None = None,
     patient_column: str | None = None,
+    exclude: Mapping[str, str] | None = None,
 ) -> dict[str, Path]:
     """Run the whole integration and write every output into ``outdir``.
+
+    ``exclude`` (sample ID -> reason, :func:`microbiome.io.exclusions.read_exclusions`) leaves
+    those samples out of every analysis; ``join_report.tsv`` lists them with the reason.
 
     Raises
     ------
@@ -163,7 +167,7 @@ def run_integrate(
             annotation=annotation_path,
             sample_ids=ids,
         )
-    linked = link(meta.table, meta.types, taxa=taxa, metabolites=metabolites)
+    linked = link(meta.table, meta.types, taxa=taxa, metabolites=metabolites, exclude=exclude)
     _check_variables(settings, linked.metadata)
     created = source_date([metadata_path, taxa_path, metabolites_path, annotation_path])
 
@@ -283,6 +287,7 @@ def run_integrate(
             "metabolite_annotation": os.fspath(annotation_path) if annotation_path else None,
             "metadata": os.fspath(metadata_path),
             "variable_types": linked.types,
+            "excluded_samples": dict(exclude or {}),
         },
         "settings": {**asdict(settings), "biomarkers": asdict(bio_settings)},
         "derived": used,

@@ -11,6 +11,12 @@ One reader, :func:`read_feature_table`, for the tables that stages after profili
 
 Each becomes a :class:`FeatureTable`: a samples x features frame of non-negative numbers plus a
 frame of feature annotations (name, lineage, taxid), which can be collapsed to a rank.
+
+An ``unclassified`` entry (our merged tables' row of taxid 0 named ``unclassified``; in other
+tables a feature named ``unclassified``, ``unassigned`` or ``UNCLASSIFIED``) is not a taxon:
+the reader sets it apart in :attr:`FeatureTable.unclassified` and leaves it out of the
+features, so that statistics (diversity, integration, report indices) are computed on the
+classified taxa, unless it is asked to keep it (``keep_unclassified=True``).
 """
 
 from __future__ import annotations
@@ -70,6 +76,8 @@ _FEATURE_HEADERS = {
     "genus",
 }
 _MICROBIOME_HEADER = ["taxid", "name", "lineage"]
+#: Our relative tables' names: ``<rank>.relative.tsv``, ``<rank>.relative_classified.tsv``.
+_RELATIVE_NAME = re.compile(r"\.relative(_classified)?\.")
 
 
 @dataclass(frozen=True)
@@ -88,6 +96,9 @@ class FeatureTable:
         One of :data:`FORMATS`.
     relative : bool
         True when the values are proportions or percentages rather than counts.
+    unclassified : pandas.Series or None
+        Index: the sample IDs of ``data``; the table's unclassified entry in its units (reads,
+        or the share of all reads), set apart from the features. None when the table has none.
     """
 
     data: pd.DataFrame
@@ -95,10 +106,16 @@ class FeatureTable:
     path: str
     format: str
     relative: bool
+    unclassified: pd.Series | None = None
 
     @property
     def samples(self) -> list[str]:
         return self.data.index.tolist()
+
+    def select_samples(self, samples: list[str]) -> FeatureTable:
+        """The table restricted to ``samples`` (in that order; each must be in the table)."""
+        unclassified = None if self.unclassified is None else self.unclassified.loc[samples]
+        return replace(self, data=self.data.loc[samples], unclassified=unclassified)
 
     def proportions(self) -> pd.DataFrame:
         """Each sample's values divided by its total (rows of an empty sample stay 0)."""
@@ -110,7 +127,7 @@ class FeatureTable:
         empty = self.data.index[self.data.sum(axis=1) <= 0].tolist()
         if not empty:
             return self, []
-        return replace(self, data=self.data.drop(index=empty)), empty
+        return self.select_samples([s for s in self.samples if s not in set(empty)]), empty
 
     def at_rank(self, rank: str, *, keep_unresolved: bool = True) -> FeatureTable:
         """Collapse the features to ``rank`` by their lineage, summing the values.
@@ -195,6 +212,7 @@ def read_feature_table(
     orientation: Orientation = "auto",
     format: str | None = None,
     sample_ids: set[str] | None = None,
+    keep_unclassified: bool = False,
 ) -> FeatureTable:
     """Read an abundance table (see the module's docstring for the formats).
 
@@ -208,6 +226,8 @@ def read_feature_table(
         One of :data:`FORMATS`; detected when None.
     sample_ids
         Known sample IDs, only used to decide the orientation of an ambiguous TSV.
+    keep_unclassified
+        Keep the unclassified entry as a feature too (it is always in ``unclassified``).
 
     Raises
     ------
@@ -225,13 +245,59 @@ def read_feature_table(
         raise InputError("abundance table not found", file=path)
     fmt = format or _detect_format(path)
     if fmt == "biom":
-        return _read_biom(path)
-    rows = _read_rows(path)
-    if fmt is None:
-        fmt = "microbiome" if rows[0][1][:3] == _MICROBIOME_HEADER else "tsv"
+        table = _read_biom(path)
+    else:
+        rows = _read_rows(path)
+        if fmt is None:
+            fmt = "microbiome" if rows[0][1][:3] == _MICROBIOME_HEADER else "tsv"
+        if fmt == "microbiome":
+            table = _from_microbiome(path, rows)
+        else:
+            table = _from_plain(path, rows, orientation, sample_ids)
+    return _set_apart_unclassified(table, keep=keep_unclassified)
+
+
+#: Feature names (lower case) of an unclassified entry in other tools' tables.
+UNCLASSIFIED_NAMES = {"unclassified", "unassigned"}
+
+
+def _is_unclassified(feature: str, name: str, taxid: str, fmt: str) -> bool:
     if fmt == "microbiome":
-        return _from_microbiome(path, rows)
-    return _from_plain(path, rows, orientation, sample_ids)
+        return taxid == "0" and name == "unclassified"
+    return feature.strip().lower() in UNCLASSIFIED_NAMES or (
+        feature == "0" and name.strip().lower() in UNCLASSIFIED_NAMES
+    )
+
+
+def _set_apart_unclassified(table: FeatureTable, *, keep: bool) -> FeatureTable:
+    """``table`` with its unclassified entry in ``unclassified`` (and out of the features
+    unless ``keep``)."""
+    found = [
+        feature
+        for feature, name, taxid in zip(
+            table.features.index,
+            table.features["name"].astype(str),
+            table.features["taxid"].astype(str),
+            strict=True,
+        )
+        if _is_unclassified(str(feature), name, taxid, table.format)
+    ]
+    if not found:
+        return table
+    if len(found) > 1:
+        raise InputError(
+            f"{len(found)} unclassified entries ({', '.join(map(str, found))}): expected one",
+            file=table.path,
+        )
+    unclassified = table.data[found[0]].rename("unclassified")
+    if keep:
+        return replace(table, unclassified=unclassified)
+    return replace(
+        table,
+        data=table.data.drop(columns=found),
+        features=table.features.drop(index=found),
+        unclassified=unclassified,
+    )
 
 
 def _detect_format(path: str) -> str | None:
@@ -314,7 +380,7 @@ def _from_microbiome(path: str, rows: list[tuple[int, list[str]]]) -> FeatureTab
         },
         index=pd.Index(taxids, name="feature_id"),
     )
-    relative = ".relative." in os.path.basename(path) or _looks_relative(values.T)
+    relative = bool(_RELATIVE_NAME.search(os.path.basename(path))) or _looks_relative(values.T)
     return FeatureTable(data, features, path, "microbiome", relative)
 
 

@@ -16,12 +16,19 @@ So that users can start the analyses after profiling from what they already have
 The sample ID of each file is given, or the file name up to its first dot (MetaPhlAn: the
 sample line of its header when it names one). Taxa absent from a sample get 0; taxa absent
 from every sample are left out.
+
+Kraken 2 reports also say how many reads went unclassified: the imported table then carries
+them (:attr:`FeatureTable.unclassified`, written as the ``unclassified`` row of taxid 0), and
+:func:`import_profiles_with_counts` gives each sample's
+:class:`~microbiome.profile.summary.ClassificationCounts` for ``classification_summary.tsv``.
+The other formats do not: their counts are unknown (NA).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import replace
 
 import pandas as pd
 from xopen import xopen
@@ -29,6 +36,7 @@ from xopen import xopen
 from microbiome.errors import ConfigError, InputError
 from microbiome.io.atomic import atomic_path
 from microbiome.io.feature_table import FeatureTable
+from microbiome.profile.summary import ClassificationCounts
 from microbiome.ranks import CANONICAL_RANKS, RANK_PREFIXES
 
 PROFILER_FORMATS = ("kraken2", "bracken", "metaphlan", "motus")
@@ -85,18 +93,29 @@ def _sample_name(path: str) -> str:
     return os.path.basename(path).split(".")[0]
 
 
-def _kraken2(path: str, rank: str) -> tuple[dict[str, float], pd.DataFrame]:
+def _kraken2(path: str, rank: str) -> tuple[dict[str, float], pd.DataFrame, ClassificationCounts]:
     from microbiome.profile.abundance import profile_from_classification
-    from microbiome.profile.writers import classification_from_kraken_report, rank_table
+    from microbiome.profile.writers import (
+        UNCLASSIFIED_TAXID,
+        classification_from_kraken_report,
+        rank_table,
+    )
 
     classification, taxonomy = classification_from_kraken_report(path)
-    table = rank_table(profile_from_classification(classification, taxonomy), taxonomy)
-    rows = table[table["rank"] == rank]
+    profile = profile_from_classification(classification, taxonomy)
+    counts = ClassificationCounts(
+        "",
+        profile.total_reads,
+        profile.unclassified,
+        profile.classified_species_reads,
+    )
+    table = rank_table(profile, taxonomy)
+    rows = table[(table["rank"] == rank) & (table["taxid"] != UNCLASSIFIED_TAXID)]
     ids = rows["taxid"].astype(str)
     features = pd.DataFrame(
         {"name": rows["name"].to_numpy(), "lineage": rows["lineage"].to_numpy(), "taxid": ids},
     ).set_index(ids)
-    return dict(zip(ids, rows["reads"].astype(float), strict=True)), features
+    return dict(zip(ids, rows["reads"].astype(float), strict=True)), features, counts
 
 
 def _bracken(path: str, rank: str) -> tuple[dict[str, float], pd.DataFrame]:
@@ -201,6 +220,21 @@ def import_profiles(
 ) -> FeatureTable:
     """Merge per-sample profiler outputs into one samples x taxa table at ``rank``.
 
+    The table of :func:`import_profiles_with_counts`, without the counts.
+    """
+    return import_profiles_with_counts(paths, format=format, rank=rank, sample_ids=sample_ids)[0]
+
+
+def import_profiles_with_counts(
+    paths: Sequence[str | os.PathLike],
+    *,
+    format: str = "auto",
+    rank: str = "species",
+    sample_ids: Sequence[str] | None = None,
+) -> tuple[FeatureTable, list[ClassificationCounts]]:
+    """Merge per-sample profiler outputs into one samples x taxa table at ``rank``, and say
+    what the classifier made of each sample's reads where the outputs tell (Kraken 2).
+
     Parameters
     ----------
     paths : sequence of path
@@ -215,7 +249,10 @@ def import_profiles(
     Returns
     -------
     FeatureTable
-        Values: reads (kraken2, bracken, motus) or percentages (metaphlan, ``relative``).
+        Values: reads (kraken2, bracken, motus) or percentages (metaphlan, ``relative``);
+        ``unclassified`` holds the unclassified reads of Kraken 2 reports (else None).
+    list of ClassificationCounts
+        One per sample, in the order of ``paths``; unknown counts are None.
 
     Raises
     ------
@@ -245,16 +282,19 @@ def import_profiles(
     columns: dict[str, dict[str, float]] = {}
     features: list[pd.DataFrame] = []
     origin: dict[str, str] = {}
+    known: list[ClassificationCounts] = []
     for i, path in enumerate(paths):
         sample = sample_ids[i] if sample_ids is not None else None
+        counts = None
         if kind == "metaphlan":
             values, feats, header_sample = _metaphlan(path, rank)
             sample = sample or header_sample
+        elif kind == "kraken2":
+            values, feats, counts = _kraken2(path, rank)
         else:
-            values, feats = {"kraken2": _kraken2, "bracken": _bracken, "motus": _motus}[kind](
-                path, rank
-            )
+            values, feats = {"bracken": _bracken, "motus": _motus}[kind](path, rank)
         sample = sample or _sample_name(path)
+        known.append(replace(counts, sample_id=sample) if counts else ClassificationCounts(sample))
         if sample in origin:
             raise InputError(f"sample {sample!r} is also the sample of {origin[sample]}", file=path)
         origin[sample] = path
@@ -266,19 +306,29 @@ def import_profiles(
     data.index.name = "sample_id"
     present = (data > 0).any(axis=0)  # e.g. mOTUs lists every mOTU of its database
     data, annotation = data.loc[:, present], annotation[present.to_numpy()]
-    return FeatureTable(
+    unclassified = None
+    if kind == "kraken2":
+        unclassified = pd.Series(
+            [float(c.reads_unclassified or 0) for c in known],
+            index=data.index,
+            name="unclassified",
+        )
+    table = FeatureTable(
         data=data,
         features=annotation[["name", "lineage", "taxid"]].astype(str),
         path=paths[0],
         format=kind,
         relative=kind == "metaphlan",
+        unclassified=unclassified,
     )
+    return table, known
 
 
 def write_feature_table(path: str | os.PathLike, table: FeatureTable) -> None:
     """Write ``table`` as our merged table (``taxid``, ``name``, ``lineage``, one column per
     sample), which :func:`microbiome.io.feature_table.read_feature_table` reads back. Features
-    without a taxid are identified by their ID in the ``taxid`` column."""
+    without a taxid are identified by their ID in the ``taxid`` column. A table with
+    ``unclassified`` values gets the ``unclassified`` row (taxid 0, empty lineage) first."""
     out = pd.DataFrame(
         {
             "taxid": table.features.index.astype(str),
@@ -288,5 +338,11 @@ def write_feature_table(path: str | os.PathLike, table: FeatureTable) -> None:
     )
     values = table.data.T.reindex(table.features.index)
     out = pd.concat([out, values.reset_index(drop=True)], axis=1)
+    if table.unclassified is not None:
+        row = pd.DataFrame(
+            [["0", "unclassified", "", *table.unclassified.reindex(table.data.index).tolist()]],
+            columns=out.columns,
+        )
+        out = pd.concat([row, out], ignore_index=True)
     with atomic_path(path) as tmp:
         out.to_csv(tmp, sep="\t", index=False, float_format="%.10g", lineterminator="\n")

@@ -90,6 +90,9 @@ class Profile:
         present species explains, and reads of species below the reporting threshold.
     min_reads : int
         The threshold used: species with fewer clade reads were not reported.
+    classified_species_reads : float or None
+        Reads the classifier put at a species or below (clade reads of every species, before
+        any estimation or ``min_reads`` threshold); None when unknown.
     """
 
     total_reads: int
@@ -102,11 +105,39 @@ class Profile:
     undistributed_reads: float = 0.0
     min_reads: int = 0
     ranks: tuple[str, ...] = field(default=CANONICAL_RANKS)
+    classified_species_reads: float | None = None
 
     @property
     def classified(self) -> int:
         """Reads classified at any taxon."""
         return self.total_reads - self.unclassified
+
+    @property
+    def unclassified_fraction(self) -> float:
+        """Share of all reads that the classifier left unclassified (0 without reads)."""
+        return self.unclassified / self.total_reads if self.total_reads > 0 else 0.0
+
+    def assigned_share(self, rank: str) -> float:
+        """Share of all the sample's reads behind the relative abundances at ``rank``: the
+        reads of the rank's taxa (of the reported species when estimated, whose abundances
+        every rank sums) over all reads; 0 without reads.
+
+        ``relative(rank)[t] * assigned_share(rank)`` is taxon ``t``'s share of all reads, and
+        ``1 - assigned_share(rank)`` the share that no taxon of the rank holds: reads left
+        unclassified, classified only above the rank, or (estimated) given to no species.
+        """
+        if self.total_reads <= 0:
+            return 0.0
+        basis = "species" if self.estimated else rank
+        return min(sum(self._rank(basis).values()) / self.total_reads, 1.0)
+
+    def unassigned_share(self, rank: str) -> float:
+        """Share of all reads that the relative abundances at ``rank``, times
+        :meth:`assigned_share`, do not hold (1 without reads at the rank; 0 without reads)."""
+        if self.total_reads <= 0:
+            return 0.0
+        held = self.assigned_share(rank) * sum(self.relative(rank).values())
+        return min(max(1.0 - held, 0.0), 1.0)
 
     @property
     def is_empty(self) -> bool:
@@ -261,8 +292,9 @@ def profile_from_classification(
     """
     direct = direct_counts_array(classification, taxonomy)
     rank_reads = {rank: _aggregate(taxonomy, direct, rank) for rank in CANONICAL_RANKS}
+    at_species = float(sum(rank_reads["species"].values()))
     species = {t: r for t, r in rank_reads["species"].items() if r >= max(min_reads, 1)}
-    dropped = sum(rank_reads["species"].values()) - sum(species.values())
+    dropped = at_species - sum(species.values())
     rank_reads["species"] = species
     return Profile(
         total_reads=int(classification.total_reads),
@@ -272,6 +304,7 @@ def profile_from_classification(
         method="classification",
         undistributed_reads=float(dropped),
         min_reads=min_reads,
+        classified_species_reads=at_species,
     )
 
 
@@ -568,6 +601,7 @@ def estimate_abundance(
         abundance_type=abundance,
         undistributed_reads=float(remainder.sum()),
         min_reads=min_reads,
+        classified_species_reads=float(direct[below].sum()),
     )
 
 

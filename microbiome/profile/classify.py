@@ -44,6 +44,7 @@ from microbiome.io.reads import (
 from microbiome.kmer.encoding import batch_minimizers
 from microbiome.profile import _kernels
 from microbiome.profile.database import DEFAULT_MIN_HIT_GROUPS, Database, load_database
+from microbiome.progress import Progress
 
 log = logging.getLogger("microbiome")
 
@@ -361,6 +362,7 @@ def classify_reads(
             fmt = "gz" if os.fspath(output).endswith(".gz") else None
             out = stack.enter_context(xopen(tmp, "wb", format=fmt, compresslevel=1))
         pool = stack.enter_context(ThreadPoolExecutor(max_workers=threads))
+        progress = stack.enter_context(Progress("classify", unit="pairs" if paired else "reads"))
         pending: deque[Future] = deque()
 
         def drain(limit: int) -> None:
@@ -370,6 +372,7 @@ def classify_reads(
                 counts[:] += np.bincount(result.calls + 1, minlength=counts.shape[0])
                 minimizers += int(result.totals.sum())
                 hits += sum(int((h >= 0).sum()) for h in result.hits)
+                progress.update(len(result.calls))
                 if out is not None:
                     out.write(lines)
 

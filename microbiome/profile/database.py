@@ -44,7 +44,6 @@ import hashlib
 import logging
 import os
 import re
-import sys
 import time
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -61,6 +60,7 @@ from microbiome.io.reads import read_batches
 from microbiome.io.tables import text_lines
 from microbiome.kmer.encoding import check_k, minimizer_hashes, seed_mix, sequence_pieces
 from microbiome.profile import _kernels
+from microbiome.progress import Progress
 from microbiome.taxonomy import Taxonomy, _read_gtdb, load_taxonomy
 
 log = logging.getLogger("microbiome")
@@ -447,26 +447,6 @@ def _records(path: str) -> Iterator[tuple[str, np.ndarray, int | None]]:
             yield batch.name(r), batch.seq[batch.offsets[r] : batch.offsets[r + 1]], None
 
 
-class _Progress:
-    """One status line on stderr, redrawn at most once a second, only on a terminal."""
-
-    def __init__(self) -> None:
-        self.active = sys.stderr.isatty()
-        self.last = 0.0
-
-    def update(self, text: str) -> None:
-        now = time.monotonic()
-        if self.active and now - self.last >= 1.0:
-            self.last = now
-            sys.stderr.write(f"\r\033[K{text}")
-            sys.stderr.flush()
-
-    def close(self) -> None:
-        if self.active and self.last:
-            sys.stderr.write("\r\033[K")
-            sys.stderr.flush()
-
-
 class _Table:
     """The growing (hash -> node, owner) table: sorted, LCA-reduced in merges."""
 
@@ -577,7 +557,7 @@ def build_database(
     table = _Table(tax)
     genomes: list[dict] = []
     genome_paths: list[str] = []
-    progress = _Progress()
+    progress = Progress("db build: minimizers", total=len(files), unit="reference files")
     total_bases = 0
     ids = _SequenceIds(rename_duplicates)
     with ThreadPoolExecutor(max_workers=threads) as pool:
@@ -610,9 +590,6 @@ def build_database(
                     pool.submit(minimizer_hashes, piece, k, w, seed)
                     for piece in sequence_pieces(seq, k, w, PIECE)
                 )
-                progress.update(
-                    f"database: {len(genomes) + len(groups)} genomes, {total_bases / 1e6:.1f} Mbp"
-                )
             base = os.path.basename(file)
             for taxid, group in groups.items():
                 arrays = [f.result() for f in parts[taxid]]
@@ -632,6 +609,8 @@ def build_database(
                 table.add(hashes, tax.node(taxid), len(genomes) - 1)
             if not groups:
                 raise InputError("file holds no sequence", file=file)
+            progress.update()
+    progress.close()
     table.merge()
     if ids.renamed:
         log.info(
@@ -711,10 +690,7 @@ def build_database(
             files_of = holders.setdefault(g["taxid"], [])
             if path not in files_of:
                 files_of.append(path)
-    distribution = _build_distribution(
-        in_memory, holders, resolve, read_length, step, threads, progress
-    )
-    progress.close()
+    distribution = _build_distribution(in_memory, holders, resolve, read_length, step, threads)
     dist_species, dist_taxids, dist_fractions = _distribution_arrays(distribution)
     dist_seconds = time.monotonic() - dist_started
     arrays = {
@@ -796,7 +772,7 @@ class _ReferenceSequences(Mapping):
     """Taxid -> its reference sequences (bytes), read from disk only when asked for, so the
     k-mer distribution holds one species' sequences in memory at a time."""
 
-    def __init__(self, holders: dict[int, list[str]], resolve: _TaxidResolver, progress: _Progress):
+    def __init__(self, holders: dict[int, list[str]], resolve: _TaxidResolver, progress: Progress):
         self.holders = holders
         self.resolve = resolve
         self.progress = progress
@@ -813,11 +789,9 @@ class _ReferenceSequences(Mapping):
         return sequences()
 
     def __iter__(self) -> Iterator[int]:
-        for n, taxid in enumerate(self.holders, 1):
-            self.progress.update(
-                f"database: k-mer distribution, species {n} of {len(self.holders)}"
-            )
+        for taxid in self.holders:
             yield taxid
+            self.progress.update()  # the species' windows are classified when asked for the next
 
     def __len__(self) -> int:
         return len(self.holders)
@@ -830,7 +804,6 @@ def _build_distribution(
     read_length: int,
     step: int,
     threads: int,
-    progress: _Progress,
 ) -> dict[int, dict[int, float]]:
     """Bracken's k-mer distribution of every species-level taxid of the references.
 
@@ -842,7 +815,8 @@ def _build_distribution(
     if not holders:
         log.warning("no reference genome is at species rank or below: no k-mer distribution")
         return {}
-    with ThreadPoolExecutor(max_workers=threads) as pool:
+    progress = Progress("db build: k-mer distribution", total=len(holders), unit="species")
+    with progress, ThreadPoolExecutor(max_workers=threads) as pool:
         return kmer_distribution(
             _ReferenceSequences(holders, resolve, progress),
             lambda windows: classify_sequences(db, windows, threads=threads, pool=pool),

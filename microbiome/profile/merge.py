@@ -3,12 +3,19 @@
 Inputs are the rank tables of :func:`microbiome.profile.writers.write_rank_table`, one per
 sample. Outputs, per canonical rank:
 
-* ``<rank>.counts.tsv``: taxa x samples, reads (estimated where the profiles were estimated);
-* ``<rank>.relative.tsv``: taxa x samples, relative abundance (the estimated abundance when the
-  profiles have one, else the share of the rank's reads);
+* ``<rank>.counts.tsv``: taxa x samples, reads (estimated where the profiles were estimated),
+  and the ``unclassified`` row (taxid 0, first): the reads the classifier left unclassified;
+* ``<rank>.relative.tsv``: taxa x samples, relative abundance over **all** the sample's reads:
+  the classified-reads abundance times the classified share, and the ``unclassified`` row, the
+  unclassified share, so that each column sums to 1;
+* ``<rank>.relative_classified.tsv``: taxa x samples, relative abundance renormalised over the
+  classified reads (the estimated abundance when the profiles have one, else the share of the
+  rank's reads), no unclassified row: each column of a sample with reads at that rank sums to 1;
 
-each row with ``taxid``, ``name`` and the full ``lineage`` (``k__...;p__...;...``); plus
-``profiles.long.tsv``, every sample, rank and taxon in one tidy table, and ``profiles.biom``,
+each row with ``taxid``, ``name`` and the full ``lineage`` (``k__...;p__...;...``; empty for
+``unclassified``); plus ``classification_summary.tsv`` and its MultiQC content
+``classification_mqc.tsv`` (:mod:`microbiome.profile.summary`), ``profiles.long.tsv``, every
+sample, rank and taxon (and the unclassified rows) in one tidy table, and ``profiles.biom``,
 the counts at the lowest merged rank as a BIOM 2.1 (HDF5) table whose observation metadata
 ``taxonomy`` is the lineage as a list (``['k__Bacteria', 'p__Bacillota', ...]``), for QIIME 2
 (``qiime tools import --type 'FeatureTable[Frequency]' --input-format BIOMV210Format``) and
@@ -31,7 +38,17 @@ import pandas as pd
 from microbiome.errors import ConfigError, InputError
 from microbiome.io.atomic import atomic_path
 from microbiome.profile.abundance import CANONICAL_RANKS
-from microbiome.profile.writers import RANK_TABLE_COLUMNS, RANK_TABLE_MAGIC
+from microbiome.profile.summary import (
+    ClassificationCounts,
+    counts_from_metadata,
+    write_classification_summary,
+)
+from microbiome.profile.writers import (
+    RANK_TABLE_COLUMNS,
+    RANK_TABLE_MAGIC,
+    UNCLASSIFIED_NAME,
+    UNCLASSIFIED_TAXID,
+)
 from microbiome.reproducible import source_date
 
 log = logging.getLogger("microbiome")
@@ -71,7 +88,34 @@ class RankTable:
 
     @property
     def empty(self) -> bool:
-        return self.metadata.get("status") == "empty" or self.table.empty
+        return self.metadata.get("status") == "empty" or self.taxa.empty
+
+    @property
+    def taxa(self) -> pd.DataFrame:
+        """The rows of taxa (the ``unclassified`` rows left out)."""
+        return self.table[self.table["taxid"] != UNCLASSIFIED_TAXID]
+
+    @property
+    def counts(self) -> ClassificationCounts:
+        """Reads given to the classifier, unclassified, and classified at species."""
+        return counts_from_metadata(self.sample_id, self.metadata)
+
+    def assigned_share(self, rank: str) -> float:
+        """Share of all reads behind the relative abundances at ``rank`` (as
+        :meth:`~microbiome.profile.abundance.Profile.assigned_share`, from the rows): the reads
+        of the rank's taxa, or of the species when estimated, over ``total_reads`` (0 without
+        reads or when the table does not say)."""
+        total = self.counts.reads_total
+        if not total:
+            return 0.0
+        rows = self.taxa[self.taxa["rank"] == ("species" if self.estimated else rank)]
+        return min(float(rows["reads"].sum()) / total, 1.0)
+
+    def unassigned_reads(self, rank: str) -> float:
+        """Reads in no taxon of ``rank``: ``total_reads`` minus the rank's reads (>= 0)."""
+        total = self.counts.reads_total or 0
+        rows = self.taxa[self.taxa["rank"] == rank]
+        return max(float(total) - float(rows["reads"].sum()), 0.0)
 
 
 def _sample_from_name(path: str) -> str:
@@ -215,13 +259,24 @@ def _check_rank(rank: str, tables: Sequence[RankTable]) -> None:
             raise InputError(f"the rank table has no rank {rank!r}", file=t.path)
 
 
-def merge_rank(tables: Sequence[RankTable], rank: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+def merge_rank(
+    tables: Sequence[RankTable], rank: str, *, unclassified: bool = True
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Wide tables of one rank over samples: (counts, relative).
 
     Both have columns ``taxid``, ``name``, ``lineage`` and one column per sample (in the order
-    of ``tables``); a taxon absent from a sample has 0. Rows by decreasing mean relative
-    abundance, then taxid. ``relative`` holds the ``abundance`` column of estimated profiles,
-    else ``fraction``.
+    of ``tables``); a taxon absent from a sample has 0. Taxa by decreasing mean relative
+    abundance, then taxid. The relative values are the ``abundance`` column of estimated
+    profiles, else ``fraction``: shares of the classified reads.
+
+    With ``unclassified`` (the default) the taxa's relative values are multiplied by the share
+    of all reads behind them (:meth:`RankTable.assigned_share`), so that they are shares of all
+    the sample's reads, and the first row is ``unclassified`` (taxid 0, empty lineage): in
+    ``counts`` the reads in no taxon of the rank, in ``relative`` the rest of 1, so that each
+    column sums to 1 (a sample without reads: 0). It holds the reads the classifier left
+    unclassified, those it classified only above the rank and, after estimation, those given
+    to no reported species. Without it, the taxa only, relative over the classified reads
+    (renormalised).
 
     Raises
     ------
@@ -238,38 +293,79 @@ def merge_rank(tables: Sequence[RankTable], rank: str) -> tuple[pd.DataFrame, pd
     counts: dict[str, dict[int, float]] = {}
     relative: dict[str, dict[int, float]] = {}
     for t in tables:
-        rows = t.table[t.table["rank"] == rank]
+        rows = t.taxa[t.taxa["rank"] == rank]
         for taxid, name, lineage in rows[["taxid", "name", "lineage"]].itertuples(index=False):
             taxa.setdefault(int(taxid), (name, lineage))
         counts[t.sample_id] = dict(zip(rows["taxid"].tolist(), rows["reads"].tolist(), strict=True))
-        relative[t.sample_id] = dict(zip(rows["taxid"].tolist(), rows[value].tolist(), strict=True))
-        if t.empty:
-            log.warning("sample %s (%s) has no classified reads", t.sample_id, t.path)
+        scale = t.assigned_share(rank) if unclassified else 1.0
+        values = (rows[value] * scale).tolist()
+        relative[t.sample_id] = dict(zip(rows["taxid"].tolist(), values, strict=True))
     ids = list(taxa)
     rel = np.array([[relative[s].get(i, 0.0) for s in samples] for i in ids], dtype=np.float64)
     rel = rel.reshape(len(ids), len(samples))
     cnt = np.array([[counts[s].get(i, 0.0) for s in samples] for i in ids], dtype=np.float64)
     cnt = cnt.reshape(len(ids), len(samples))
     order = sorted(range(len(ids)), key=lambda k: (-rel[k].mean() if len(samples) else 0, ids[k]))
+    rel, cnt = rel[order], cnt[order]
+    taxids = [ids[k] for k in order]
+    names = [taxa[ids[k]][0] for k in order]
+    lineages = [taxa[ids[k]][1] for k in order]
+    if unclassified:
+        with_reads = np.array([bool(t.counts.reads_total) for t in tables])
+        share = np.where(with_reads, np.clip(1.0 - rel.sum(axis=0), 0.0, 1.0), 0.0)
+        reads = np.array([t.unassigned_reads(rank) for t in tables], dtype=np.float64)
+        rel = np.vstack([share.reshape(1, -1), rel])
+        cnt = np.vstack([reads.reshape(1, -1), cnt])
+        taxids.insert(0, UNCLASSIFIED_TAXID)
+        names.insert(0, UNCLASSIFIED_NAME)
+        lineages.insert(0, "")
     base = pd.DataFrame(
         {
-            "taxid": pd.array([ids[k] for k in order], dtype="int64"),
-            "name": pd.array([taxa[ids[k]][0] for k in order], dtype=str),
-            "lineage": pd.array([taxa[ids[k]][1] for k in order], dtype=str),
+            "taxid": pd.array(taxids, dtype="int64"),
+            "name": pd.array(names, dtype=str),
+            "lineage": pd.array(lineages, dtype=str),
         }
     )
-    wide_counts = pd.concat([base, pd.DataFrame(cnt[order], columns=samples)], axis=1)
-    wide_relative = pd.concat([base, pd.DataFrame(rel[order], columns=samples)], axis=1)
+    wide_counts = pd.concat([base, pd.DataFrame(cnt, columns=samples)], axis=1)
+    wide_relative = pd.concat([base, pd.DataFrame(rel, columns=samples)], axis=1)
     return wide_counts, wide_relative
 
 
 def merge_long(tables: Sequence[RankTable]) -> pd.DataFrame:
     """Every sample's rows in one tidy table, with a first column ``sample``."""
     _check_compatible(tables)
-    parts = [t.table.assign(sample=t.sample_id) for t in tables]
+    parts = [_with_unclassified_rows(t).assign(sample=t.sample_id) for t in tables]
     columns = ["sample", *tables[0].table.columns]
     long = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
     return long[columns]
+
+
+def _with_unclassified_rows(t: RankTable) -> pd.DataFrame:
+    """The table's rows with an ``unclassified`` row per rank (made from the metadata for
+    tables written before these rows existed)."""
+    if (t.table["taxid"] == UNCLASSIFIED_TAXID).any() or not t.counts.reads_total:
+        return t.table
+    value = "abundance" if t.estimated else "fraction"
+    shares = []
+    for rank in t.ranks:
+        held = t.taxa.loc[t.taxa["rank"] == rank, value].sum() * t.assigned_share(rank)
+        shares.append(min(max(1.0 - held, 0.0), 1.0))
+    rows = pd.DataFrame(
+        {
+            "rank": list(t.ranks),
+            "taxid": UNCLASSIFIED_TAXID,
+            "name": UNCLASSIFIED_NAME,
+            "lineage": "",
+            "taxpath": "",
+            "reads": [t.unassigned_reads(rank) for rank in t.ranks],
+            "fraction": shares,
+            **({"abundance": shares} if t.estimated else {}),
+        }
+    )
+    parts = []
+    for rank in t.ranks:
+        parts += [t.table[t.table["rank"] == rank], rows[rows["rank"] == rank]]
+    return pd.concat(parts, ignore_index=True).astype(t.table.dtypes.to_dict())
 
 
 def to_biom(tables: Sequence[RankTable], rank: str = "species"):
@@ -284,7 +380,7 @@ def to_biom(tables: Sequence[RankTable], rank: str = "species"):
 
     from microbiome import __version__
 
-    counts, _ = merge_rank(tables, rank)
+    counts, _ = merge_rank(tables, rank, unclassified=False)
     samples = [t.sample_id for t in tables]
     data = counts[samples].to_numpy(dtype=np.float64)
     observation_metadata = [
@@ -344,14 +440,17 @@ def merge_profiles(
 ) -> dict[str, Path]:
     """Merge rank tables of many samples and write the cohort tables into ``outdir``.
 
-    Writes ``<rank>.counts.tsv`` and ``<rank>.relative.tsv`` for each rank of ``ranks``
-    (default: every canonical rank), ``profiles.long.tsv`` and ``profiles.biom`` (the lowest of
-    ``ranks``). Every problem is found before the first file is written.
+    Writes ``<rank>.counts.tsv``, ``<rank>.relative.tsv`` (both with the unclassified row) and
+    ``<rank>.relative_classified.tsv`` (renormalised over the classified reads) for each rank of
+    ``ranks`` (default: every canonical rank), ``profiles.long.tsv``, ``profiles.biom`` (the
+    lowest of ``ranks``), ``classification_summary.tsv`` and ``classification_mqc.tsv``. Every
+    problem is found before the first file is written.
 
     Returns
     -------
     dict of str to pathlib.Path
-        Output name (``species.counts``, ``long``, ``biom``, ...) -> path.
+        Output name (``species.counts``, ``species.relative_classified``, ``long``, ``biom``,
+        ``summary``, ``multiqc``) -> path.
     """
     ranks = list(ranks) if ranks else list(CANONICAL_RANKS)
     for rank in ranks:
@@ -359,14 +458,21 @@ def merge_profiles(
             raise ConfigError(f"rank {rank!r} is not one of {', '.join(CANONICAL_RANKS)}")
     ranks = sorted(set(ranks), key=CANONICAL_RANKS.index)
     tables = [read_rank_table(p) for p in paths]
-    merged = {rank: merge_rank(tables, rank) for rank in ranks}
+    for t in tables:
+        if t.empty:
+            log.warning("sample %s (%s) has no classified reads", t.sample_id, t.path)
+    merged = {
+        rank: (*merge_rank(tables, rank), merge_rank(tables, rank, unclassified=False)[1])
+        for rank in ranks
+    }
     long = merge_long(tables)
     biom_table = to_biom(tables, ranks[-1])
     created = source_date(paths)
     outdir = Path(outdir)
     written: dict[str, Path] = {}
-    for rank, (counts, relative) in merged.items():
-        for kind, table in (("counts", counts), ("relative", relative)):
+    for rank, (counts, relative, renormalised) in merged.items():
+        kinds = (("counts", counts), ("relative", relative))
+        for kind, table in (*kinds, ("relative_classified", renormalised)):
             path = outdir / f"{rank}.{kind}.tsv"
             _write_tsv(path, table)
             written[f"{rank}.{kind}"] = path
@@ -374,5 +480,10 @@ def merge_profiles(
     _write_tsv(written["long"], long)
     written["biom"] = outdir / "profiles.biom"
     write_biom(written["biom"], biom_table, created)
+    written["summary"] = outdir / "classification_summary.tsv"
+    written["multiqc"] = outdir / "classification_mqc.tsv"
+    write_classification_summary(
+        written["summary"], [t.counts for t in tables], multiqc=written["multiqc"]
+    )
     log.info("merged %d profiles into %s", len(tables), outdir)
     return written

@@ -60,6 +60,10 @@ CAMI_VERSION = "0.9.1"
 RANK_TABLE_MAGIC = "# microbiome rank table 1"
 RANK_TABLE_COLUMNS = ("rank", "taxid", "name", "lineage", "taxpath", "reads", "fraction")
 
+#: The explicit unclassified entry of rank tables and merged tables (Kraken's taxid and name).
+UNCLASSIFIED_TAXID = 0
+UNCLASSIFIED_NAME = "unclassified"
+
 
 # --- Kraken 2 report ---------------------------------------------------------------------------
 
@@ -388,9 +392,12 @@ def write_cami(
     TAXPATH and TAXPATHSN are the taxids and names of the taxon's canonical-rank lineage joined
     by ``|``, empty where a rank is missing. PERCENTAGE is the relative abundance at the row's
     rank in percent (:meth:`Profile.relative`: the estimated abundance if there is one, else the
-    share of the rank's reads), so each rank sums to 100 (or less, where species have no taxon
-    at that rank). A profile without classified reads has the header and no rows; a ``#`` line
-    says the sample is empty (OPAL skips ``#`` lines).
+    share of the rank's reads) times :meth:`Profile.assigned_share`: percentages of all the
+    sample's reads. The format has no unassigned row: what a rank lacks to 100 is unassigned
+    (reads left unclassified, classified only above the rank, or given to no species), and a
+    ``#`` line states the percentage the classifier left unclassified (OPAL skips ``#`` lines;
+    ``opal.py --normalize`` rescales every rank to 100). A profile without classified reads has
+    the header and no rows; a ``#`` line says the sample is empty.
 
     Parameters
     ----------
@@ -410,6 +417,11 @@ def write_cami(
     lines = ["# Taxonomic Profiling Output"]
     if profile.is_empty:
         lines.append(f"# sample {sample_id} has no classified reads: empty profile")
+    if profile.total_reads > 0:
+        lines.append(
+            f"# unclassified: {100 * profile.unclassified_fraction:.10g} % of "
+            f"{profile.total_reads} reads; percentages are of all reads (unassigned: the rest)"
+        )
     lines += [
         f"@SampleID:{sample_id}",
         f"@Version:{CAMI_VERSION}",
@@ -420,8 +432,9 @@ def write_cami(
     ]
     for rank in CANONICAL_RANKS:
         relative = profile.relative(rank)
+        scale = profile.assigned_share(rank)
         for taxid in _sorted_taxa(relative, relative):
-            value = 100.0 * relative[taxid]
+            value = 100.0 * relative[taxid] * scale
             if value <= 0:
                 continue
             lineage = canonical_lineage(taxonomy, taxid, rank)
@@ -496,7 +509,11 @@ def rank_table(profile: Profile, taxonomy: Taxonomy) -> pd.DataFrame:
     Columns ``rank``, ``taxid``, ``name``, ``lineage`` (``k__...;p__...;...``), ``taxpath``
     (taxids joined by ``|``), ``reads``, ``fraction`` (reads over the rank's reads), and
     ``abundance`` when the profile was estimated. Rows by rank (superkingdom first), then by
-    decreasing reads, then taxid.
+    decreasing reads, then taxid; each rank of a sample with reads ends with the
+    ``unclassified`` row (taxid 0, empty lineage): the reads in no taxon of the rank (left
+    unclassified, or classified only above it), and as ``fraction`` and ``abundance``
+    ``u = 1 - Profile.assigned_share(rank)``. The taxa's values are over the rank's classified
+    reads; times ``1 - u`` they are shares of all reads.
     """
     import pandas as pd
 
@@ -526,7 +543,28 @@ def _rank_records(profile: Profile, taxonomy: Taxonomy) -> list[dict]:
             if abundance is not None:
                 record["abundance"] = abundance.get(taxid, 0.0)
             records.append(record)
+        if profile.total_reads > 0:
+            records.append(_unclassified_record(profile, rank))
     return records
+
+
+def _unclassified_record(profile: Profile, rank: str) -> dict:
+    """The ``unclassified`` row of a rank: taxid 0, the reads in no taxon of the rank, and as
+    fraction (and abundance) the share of all reads that the rank's abundances do not hold."""
+    share = profile.unassigned_share(rank)
+    reads = max(profile.total_reads - sum(profile.rank_reads.get(rank, {}).values()), 0.0)
+    record = {
+        "rank": rank,
+        "taxid": UNCLASSIFIED_TAXID,
+        "name": UNCLASSIFIED_NAME,
+        "lineage": "",
+        "taxpath": "",
+        "reads": float(reads),
+        "fraction": share,
+    }
+    if profile.estimated:
+        record["abundance"] = share
+    return record
 
 
 def rank_table_metadata(profile: Profile, sample_id: str | None = None) -> dict[str, str]:
@@ -540,6 +578,11 @@ def rank_table_metadata(profile: Profile, sample_id: str | None = None) -> dict[
             "total_reads": str(profile.total_reads),
             "unclassified_reads": str(profile.unclassified),
             "undistributed_reads": f"{profile.undistributed_reads:.10g}",
+            **(
+                {"classified_species_reads": f"{profile.classified_species_reads:.10g}"}
+                if profile.classified_species_reads is not None
+                else {}
+            ),
             "method": profile.method,
             "abundance": profile.abundance_type or "none",
             "min_reads": str(profile.min_reads),
@@ -559,12 +602,16 @@ def write_rank_table(
     """Write a profile as a tidy TSV: one row per taxon and canonical rank, full lineage.
 
     The file starts with ``# microbiome rank table 1`` and ``# key: value`` lines (sample_id,
-    status ``ok`` or ``empty``, total_reads, unclassified_reads, undistributed_reads, method,
-    abundance, min_reads, ranks), then the column line and the rows of :func:`rank_table`.
-    Reads are floats (estimates are fractional); ``fraction`` is the share of the rank's reads;
-    ``abundance`` (estimated profiles only) the estimated read or cell abundance. A sample
-    without classified reads gives the header lines with ``status: empty`` and no rows. A
-    Classification is profiled as it is (:func:`profile_from_classification`).
+    status ``ok`` or ``empty``, total_reads, unclassified_reads, undistributed_reads,
+    classified_species_reads (reads classified at a species or below, before estimation),
+    method, abundance, min_reads, ranks), then the column line and the rows of
+    :func:`rank_table`. Reads are floats (estimates are fractional); ``fraction`` is the share
+    of the rank's reads; ``abundance`` (estimated profiles only) the estimated read or cell
+    abundance; the ``unclassified`` row of each rank (taxid 0) holds the reads in no taxon of
+    the rank and the share of all reads the rank's abundances leave out (see
+    :func:`rank_table`). A sample without classified reads gives the header lines with
+    ``status: empty`` and only the unclassified rows (none without reads). A Classification is
+    profiled as it is (:func:`profile_from_classification`).
 
     Read it back with :func:`microbiome.profile.merge.read_rank_table`, or with pandas:
     ``pandas.read_csv(path, sep="\\t", skiprows=n)`` where ``n`` is the number of ``#`` lines.

@@ -274,3 +274,39 @@ def test_taxa_of_too_few_samples_still_give_metabolite_results(tmp_path):
     skipped = pd.read_csv(out / "skipped.tsv", sep="\t")
     assert "taxon ~ Study.Group" in set(skipped["item"])
     assert (out / "figures" / "volcano.svg").is_file()
+
+
+def test_exclude_leaves_samples_out_of_every_analysis(tmp_path, capsys):
+    """--exclude: samples the status table excludes are not linked, modelled or tested; the
+    join report says why; --progress shows the biomarker models' progress."""
+    reason = "QC FAIL: 120 clean reads (below 1000)"
+    status = tmp_path / "status.tsv"
+    status.write_text(
+        "sample_id\tqc_verdict\tqc_reason\tcoverage_verdict\tcoverage_reason\t"
+        "classified_percent\tspecies_percent\texcluded\texclusion_reason\n"
+        f"A001\tFAIL\t{reason}\tNA\t\tNA\tNA\tyes\t{reason}\n"
+        "A002\tPASS\t\tNA\t\tNA\tNA\tno\t\n"
+    )
+    config = _config(tmp_path, permutations=2, repeats=1)
+    code, out = _run(tmp_path, "--exclude", str(status), "--progress", config=config)
+    assert code == 0
+    err = capsys.readouterr().err
+    assert (
+        f"1 samples excluded by the sample status, left out of every analysis: A001 ({reason})"
+        in err
+    )
+    progress = [
+        line for line in err.splitlines() if "progress: integrate: biomarker models" in line
+    ]
+    assert progress and progress[-1].endswith(", done")
+    join = pd.read_csv(out / "join_report.tsv", sep="\t", keep_default_na=False)
+    row = join[join["sample_id"] == "A001"].iloc[0]
+    assert row["note"] == f"excluded by the sample status: {reason}" and len(join) == 32
+    assoc = pd.read_csv(out / "associations.tsv", sep="\t")
+    assert set(assoc["n"]) == {31}
+    perf = pd.read_csv(out / "biomarkers/performance.tsv", sep="\t")
+    assert (perf["n_samples"] == 31).all() and (perf["n_positive"] == 15).all()
+    predictions = pd.read_csv(out / "biomarkers/predictions.tsv", sep="\t")
+    assert "A001" not in set(predictions["sample_id"])
+    samples = pd.read_csv(out / "harmonised/samples.tsv", sep="\t")
+    assert "A001" not in set(samples["sample_id"])

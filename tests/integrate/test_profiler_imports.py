@@ -119,3 +119,35 @@ def test_mixed_formats_and_repeated_samples_are_errors(tmp_path):
         )
         == 2
     )
+
+
+def test_kraken2_reports_give_the_classified_fraction(tmp_path):
+    """The reports' unclassified line gives classification_summary.tsv and the table's
+    unclassified row; formats that do not say give NA."""
+    out, summary, mqc = tmp_path / "t.tsv", tmp_path / "summary.tsv", tmp_path / "c_mqc.tsv"
+    args = ["import-profiles", *map(str, KRAKEN), "-o", str(out), "--summary", str(summary)]
+    assert main([*args, "--multiqc", str(mqc)]) == 0
+    got = pd.read_csv(summary, sep="\t")
+    assert list(got.columns) == [
+        "sample_id", "reads_total", "reads_classified", "classified_percent",
+        "reads_species", "species_percent",
+    ]  # fmt: skip
+    for path, row in zip(KRAKEN, got.itertuples(), strict=True):
+        report = read_kraken_report(path)
+        unclassified = int(report.loc[report["taxid"] == 0, "clade_reads"].sum())
+        classified = int(report.loc[report["taxid"] == 1, "clade_reads"].sum())
+        species = int(report.loc[report["rank_code"] == "S", "clade_reads"].sum())
+        assert (row.reads_total, row.reads_classified) == (unclassified + classified, classified)
+        assert row.classified_percent == pytest.approx(
+            100 * classified / (unclassified + classified), abs=1e-3
+        )
+        assert row.reads_species == species
+    assert got["classified_percent"].max() < 1  # these real reports: 99.98 % unclassified
+    assert "% classified" in mqc.read_text()
+    table = read_feature_table(out)
+    assert "0" not in table.data.columns
+    assert table.unclassified.tolist() == (got["reads_total"] - got["reads_classified"]).tolist()
+    # a Bracken table does not say how many reads went unclassified
+    assert main(["import-profiles", *map(str, BRACKEN), "--summary", str(summary)]) == 0
+    bracken = pd.read_csv(summary, sep="\t")
+    assert len(bracken) == len(BRACKEN) and bracken.iloc[:, 1:].isna().all().all()

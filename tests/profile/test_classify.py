@@ -210,7 +210,7 @@ def test_bad_arguments(real_db):
     importlib.util.find_spec("microbiome.profile.writers") is None,
     reason="microbiome.profile.writers is not written yet",
 )
-def test_cli_classify(tmp_path, real_db):
+def test_cli_classify(tmp_path, real_db, capsys):
     report = tmp_path / "s.kreport"
     code = main(
         [
@@ -237,6 +237,16 @@ def test_cli_classify(tmp_path, real_db):
     )
     assert code == 0
     assert report.exists() and (tmp_path / "s.cami").exists() and (tmp_path / "s.tsv").exists()
+    # stderr is not a terminal: no progress lines unless asked for
+    assert "progress:" not in capsys.readouterr().err
+    args = ["classify", "--db", real_db.path, "-1", str(READS / "sim03_R1.fastq.gz")]
+    assert main([*args, "--report", str(report), "--progress", "-q"]) == 0
+    lines = [
+        x for x in capsys.readouterr().err.splitlines() if x.startswith("microbiome: progress")
+    ]
+    assert lines[0].startswith("microbiome: progress: classify: 0 reads, ")
+    assert lines[-1].startswith("microbiome: progress: classify: 4,000 reads, ")
+    assert lines[-1].endswith(", done")
 
 
 def test_cli_classify_bad_database(tmp_path):

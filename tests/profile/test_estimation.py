@@ -74,7 +74,7 @@ def truth_fractions(sample: str, db) -> dict[int, float]:
 
 
 def species_abundance(path) -> dict[int, float]:
-    table = read_rank_table(path).table
+    table = read_rank_table(path).taxa  # the unclassified rows left out
     species = table[table["rank"] == "species"]
     column = "abundance" if "abundance" in species else "fraction"
     return dict(zip(species["taxid"], species[column], strict=True))
@@ -164,11 +164,11 @@ def test_reads_stopped_at_genus_are_redistributed(tmp_path, threads):
     report = read_kraken_report(tmp_path / "r.kreport").set_index("taxid")
     at_genus = int(report.loc[1350, "direct_reads"])
     assert at_genus > 50  # about 20 % of faecalis' reads and 17 % of faecium's
-    reads_none = read_rank_table(out["none"]).table.query("rank == 'species'")
+    reads_none = read_rank_table(out["none"]).taxa.query("rank == 'species'")
     assert reads_none["reads"].sum() == 1000 - at_genus
     for method in ("bracken", "em"):
         table = read_rank_table(out[method])
-        species = table.table.query("rank == 'species'").set_index("taxid")
+        species = table.taxa.query("rank == 'species'").set_index("taxid")
         assert float(table.metadata["undistributed_reads"]) == 0
         assert species["reads"].sum() == pytest.approx(1000)
         for taxid, n in truth.items():

@@ -41,6 +41,33 @@ def test_report_round_trip(path, tmp_path):
         assert out.read_text() == f.read()
 
 
+def test_classify_import_carries_the_classified_fraction(tmp_path):
+    """profiler: kraken2: the report's unclassified line reaches the rank table, the merged
+    tables and classification_summary.tsv (a real report: 99.98 % unclassified)."""
+    path = sorted((TEST_DATA / "profiler_outputs").glob("kraken2__*"))[0]
+    report = read_kraken_report(path)
+    unclassified = int(report.loc[report["taxid"] == 0, "clade_reads"].sum())
+    total = int(report["direct_reads"].sum())
+    species = int(report.loc[report["rank_code"] == "S", "clade_reads"].sum())
+    tsv = tmp_path / "S1.tsv"
+    args = ["classify-import", "--kraken-report", str(path), "-s", "S1", "--tsv", str(tsv)]
+    assert main([*args, "--cami", str(tmp_path / "S1.cami")]) == 0
+    table = read_rank_table(tsv)
+    assert table.metadata["unclassified_reads"] == str(unclassified)
+    assert float(table.metadata["classified_species_reads"]) == species
+    written = merge_profiles([tsv], tmp_path / "tables", ranks=["species"])
+    summary = pd.read_csv(written["summary"], sep="\t").iloc[0]
+    assert summary["reads_total"] == total and summary["reads_species"] == species
+    assert summary["classified_percent"] == pytest.approx(
+        100 * (total - unclassified) / total, rel=1e-5
+    )
+    relative = pd.read_csv(written["species.relative"], sep="\t").set_index("taxid")
+    assert relative.loc[0, "S1"] == pytest.approx(1 - species / total)  # no species for the rest
+    assert relative["S1"].sum() == pytest.approx(1.0)
+    cami = (tmp_path / "S1.cami").read_text()
+    assert "# unclassified: 99.98" in cami
+
+
 def test_bad_reports_name_the_file(tmp_path, capsys):
     skipped = tmp_path / "skipped.kreport"
     skipped.write_text(
@@ -84,7 +111,7 @@ def test_kraken2_reports_feed_the_same_tables(kraken2_db, tmp_path):
         assert main([*args, "--tsv", str(tsv), "--cami", str(tmp_path / f"{sample}.cami")]) == 0
         table = read_rank_table(tsv)
         assert table.sample_id == sample and table.metadata["method"] == "classification"
-        species = table.table.query("rank == 'species'")
+        species = table.taxa.query("rank == 'species'")
         got = dict(zip(species["taxid"], species["fraction"], strict=True))
         truth = pd.read_csv(TEST_DATA / "truth" / f"{sample}.profile.tsv", sep="\t")
         truth = truth[truth["taxid"] != 9606]

@@ -74,11 +74,23 @@ def test_merge_rank_wide_tables(tables):
     assert c.loc[601, "A"] == 0 and c.loc[601, "B"] == 20
     assert c.loc[501, "lineage"].endswith(";g__taxon50;s__Genus50 alpha")
     r = relative.set_index("taxid")
-    assert r["A"].sum() == pytest.approx(1.0) and r["B"].sum() == pytest.approx(1.0)
-    assert r["C.1"].sum() == 0
-    assert r.loc[502, "A"] == pytest.approx(0.25)
-    # rows by decreasing mean relative abundance
-    means = relative[["A", "B", "C.1"]].mean(axis=1).to_numpy()
+    # every column sums to 1 over all reads: the unclassified row (taxid 0) comes first
+    assert counts["taxid"].iloc[0] == 0 and counts["name"].iloc[0] == "unclassified"
+    assert relative["lineage"].iloc[0] == "" or pd.isna(relative["lineage"].iloc[0])
+    # reads in no species: 3 unclassified in each, and A's 4 and B's 1 stopped at a genus
+    assert c.loc[0, ["A", "B", "C.1"]].tolist() == [7, 4, 3]
+    assert r[["A", "B", "C.1"]].sum().tolist() == pytest.approx([1.0, 1.0, 1.0])
+    assert r.loc[0, "A"] == pytest.approx(7 / 47) and r.loc[0, "C.1"] == 1.0
+    assert r.loc[502, "A"] == pytest.approx(10 / 47)  # 10 of all 47 reads
+    # renormalised over the classified reads: no unclassified row
+    counts_c, renormalised = merge_rank([read_rank_table(p) for p in tables], "species",
+                                        unclassified=False)  # fmt: skip
+    assert 0 not in set(counts_c["taxid"]) and 0 not in set(renormalised["taxid"])
+    rc = renormalised.set_index("taxid")
+    assert rc["A"].sum() == pytest.approx(1.0) and rc["C.1"].sum() == 0
+    assert rc.loc[502, "A"] == pytest.approx(0.25)
+    # taxa by decreasing mean relative abundance
+    means = renormalised[["A", "B", "C.1"]].mean(axis=1).to_numpy()
     assert (np.diff(means) <= 0).all()
 
 
@@ -91,14 +103,22 @@ def test_merge_profiles_writes_tables_and_biom(tables, tmp_path):
             "genus.relative.tsv",
             "species.counts.tsv",
             "species.relative.tsv",
+            "genus.relative_classified.tsv",
+            "species.relative_classified.tsv",
             "profiles.long.tsv",
             "profiles.biom",
+            "classification_summary.tsv",
+            "classification_mqc.tsv",
         ]
     )
     genus = pd.read_csv(written["genus.counts"], sep="\t").set_index("taxid")
-    assert genus.loc[50, "A"] == 44 and genus.loc[60, "B"] == 21
-    long = pd.read_csv(written["long"], sep="\t")
-    assert set(long["sample"]) == {"A", "B"} and set(long["rank"]) == set(CANONICAL_RANKS)
+    assert genus.loc[50, "A"] == 44 and genus.loc[60, "B"] == 21 and genus.loc[0, "B"] == 3
+    long = pd.read_csv(written["long"], sep="\t", keep_default_na=False)
+    assert set(long["sample"]) == {"A", "B", "C.1"} and set(long["rank"]) == set(CANONICAL_RANKS)
+    unclassified = long[long["taxid"] == 0]
+    assert (unclassified["name"] == "unclassified").all() and (unclassified["lineage"] == "").all()
+    assert len(unclassified) == 3 * len(CANONICAL_RANKS)
+    assert set(long.loc[long["sample"] == "C.1", "taxid"]) == {0}
     table = biom.load_table(str(written["biom"]))
     assert list(table.ids(axis="sample")) == ["A", "B", "C.1"]
     assert sorted(table.ids(axis="observation")) == ["501", "502", "601"]
@@ -114,6 +134,19 @@ def test_merge_profiles_writes_tables_and_biom(tables, tmp_path):
         "s__Genus50 alpha",
     ]
     assert table.metadata("A", axis="sample")["total_reads"] == 47
+    # what the classifier knew of each sample: A 44 of 47 classified, 40 at species
+    summary = pd.read_csv(written["summary"], sep="\t")
+    assert summary.drop(columns=["classified_percent", "species_percent"]).to_dict("list") == {
+        "sample_id": ["A", "B", "C.1"],
+        "reads_total": [47, 29, 3],
+        "reads_classified": [44, 26, 0],
+        "reads_species": [40.0, 25.0, 0.0],
+    }
+    assert summary["classified_percent"].tolist() == pytest.approx([4400 / 47, 2600 / 29, 0])
+    assert summary["species_percent"].tolist() == pytest.approx([4000 / 47, 2500 / 29, 0])
+    mqc = written["multiqc"].read_text()
+    assert "plot_type: generalstats" in mqc and "title: '% classified'" in mqc
+    assert "\nA\t93.61702" in mqc
     # the default: every canonical rank
     merge_profiles(tables, tmp_path / "all")
     assert len(list((tmp_path / "all").glob("*.counts.tsv"))) == len(CANONICAL_RANKS)
@@ -137,7 +170,10 @@ def test_all_empty_profiles_give_empty_outputs(taxonomy, tmp_path):
     write_rank_table(path, profile_from_classification(classification({}), taxonomy), taxonomy)
     written = merge_profiles([path], tmp_path / "out", ranks=["species"])
     counts = pd.read_csv(written["species.counts"], sep="\t")
-    assert list(counts.columns) == ["taxid", "name", "lineage", "E"] and counts.empty
+    assert list(counts.columns) == ["taxid", "name", "lineage", "E"]
+    assert counts["taxid"].tolist() == [0] and counts["E"].tolist() == [0]  # unclassified only
+    summary = pd.read_csv(written["summary"], sep="\t", keep_default_na=False)
+    assert summary.iloc[0].tolist() == ["E", 0, 0, "NA", 0, "NA"]
     table = biom.load_table(str(written["biom"]))
     # biom reports shape (0, 0) for a one-sample table without observations; the id is kept
     assert list(table.ids(axis="sample")) == ["E"] and len(table.ids(axis="observation")) == 0
@@ -230,8 +266,19 @@ def test_merged_tables_read_back_as_feature_tables(tmp_path, tables):
     raw = pd.read_csv(tmp_path / "species.counts.tsv", sep="\t")
     samples = [c for c in raw.columns if c not in ("taxid", "name", "lineage")]
     assert counts.samples == samples == biom.samples
-    expected = raw.set_index(raw["taxid"].astype(str))[samples].T.astype(float)
+    taxa = raw[raw["taxid"] != 0]
+    expected = taxa.set_index(taxa["taxid"].astype(str))[samples].T.astype(float)
     pd.testing.assert_frame_equal(counts.data, expected, check_names=False)
+    # the unclassified row is set apart, not a feature (diversity and integration never see it)
+    assert counts.unclassified.tolist() == [7.0, 4.0, 3.0] and "0" not in counts.features.index
+    assert relative.unclassified.tolist() == pytest.approx([7 / 47, 4 / 29, 1.0])
+    assert relative.data.sum(axis=1).tolist() == pytest.approx([40 / 47, 25 / 29, 0.0])
+    kept = read_feature_table(tmp_path / "species.counts.tsv", keep_unclassified=True)
+    assert kept.data["0"].tolist() == [7.0, 4.0, 3.0] and kept.unclassified is not None
+    renormalised = read_feature_table(tmp_path / "species.relative_classified.tsv")
+    assert renormalised.relative and renormalised.unclassified is None
+    assert renormalised.data.sum(axis=1).tolist() == pytest.approx([1.0, 1.0, 0.0])
+    assert biom.unclassified is None
     pd.testing.assert_frame_equal(biom.data[counts.data.columns], counts.data, check_names=False)
     assert (
         biom.features["lineage"].tolist()
@@ -280,3 +327,21 @@ def test_bad_source_date_epoch_is_a_config_error(tables, tmp_path, monkeypatch, 
         " 1970-01-01 UTC, got '2024-01-01'"
     ]
     assert not out.exists() or not any(out.iterdir())
+
+
+def test_reads_stopped_above_a_rank_are_unclassified_at_it(taxonomy, tmp_path):
+    """A sample whose classified reads all stopped at a genus: its species column is all
+    unclassified, its genus column half (as the demo's single-end sample: 5 reads at species
+    below the reporting threshold)."""
+    path = tmp_path / "D.tsv"
+    profile = profile_from_classification(classification({50: 5}, 5), taxonomy)
+    write_rank_table(path, profile, taxonomy, sample_id="D")
+    tables = [read_rank_table(path)]
+    for rank, share in (("species", 1.0), ("genus", 0.5)):
+        counts, relative = merge_rank(tables, rank)
+        assert relative["D"].sum() == pytest.approx(1.0)
+        assert relative.set_index("taxid").loc[0, "D"] == pytest.approx(share)
+        assert counts.set_index("taxid").loc[0, "D"] == 10 * share
+    # the per-sample table says the same
+    rows = tables[0].table.set_index(["rank", "taxid"])
+    assert rows.loc[("species", 0), "fraction"] == 1.0 and rows.loc[("genus", 0), "reads"] == 5

@@ -148,11 +148,15 @@ def test_cami_round_trip(taxonomy, sample, tmp_path):
     assert header["VERSION"] == "0.9.1" and header["TAXONOMYID"] == "ncbi-test"
     assert header["RANKS"] == "|".join(CANONICAL_RANKS)
     assert list(rows.columns) == ["TAXID", "RANK", "TAXPATH", "TAXPATHSN", "PERCENTAGE"]
+    # percentages of all reads (5 of the 165 are unclassified): the species' estimated reads
+    # over all reads; what a rank lacks to 100 is unassigned
+    classified = sum(profile.species_reads.values()) / 165
+    assert "# unclassified: 3.03030303 % of 165 reads" in (tmp_path / "c.txt").read_text()
     for rank, group in rows.groupby("RANK"):
         # Enterococcus (25.3 %) has no class, order or family: those ranks sum to less
         full = 100.0 - (100 * profile.abundance["species"][1351] if rank in GAPS else 0.0)
-        assert group["PERCENTAGE"].sum() == pytest.approx(full)
-        expected = {str(t): 100 * v for t, v in profile.abundance[rank].items()}
+        assert group["PERCENTAGE"].sum() == pytest.approx(full * classified)
+        expected = {str(t): 100 * v * classified for t, v in profile.abundance[rank].items()}
         assert dict(zip(group["TAXID"], group["PERCENTAGE"], strict=True)) == pytest.approx(
             expected
         )
@@ -170,8 +174,17 @@ def test_rank_table_round_trip(taxonomy, sample, tmp_path):
     table = read_rank_table(tmp_path / "t.tsv")
     assert table.sample_id == "S1" and table.metadata["total_reads"] == "165"
     assert not table.estimated
+    assert table.metadata["classified_species_reads"] == "118"  # 58 + 20 + 40, as classified
     for rank in CANONICAL_RANKS:
         rows = table.table[table.table["rank"] == rank]
+        # each rank ends with the unclassified row: the reads in no taxon of the rank (the 5
+        # unclassified and those stopped above it) and their share of all reads
+        unassigned = 165 - sum(profile.rank_reads[rank].values())
+        assert rows.iloc[-1][["taxid", "name", "lineage", "reads"]].tolist() == [
+            0, "unclassified", "", unassigned,
+        ]  # fmt: skip
+        assert rows.iloc[-1]["fraction"] == pytest.approx(unassigned / 165)
+        rows = rows.iloc[:-1]
         assert dict(zip(rows["taxid"], rows["reads"], strict=True)) == profile.rank_reads[rank]
         if len(rows):
             assert rows["fraction"].sum() == pytest.approx(1.0)
@@ -199,8 +212,10 @@ def test_estimated_rank_table_has_abundance(taxonomy, sample, tmp_path):
     table = read_rank_table(tmp_path / "t.tsv")
     assert table.estimated and table.metadata["abundance"] == "cell"
     assert table.sample_id == "t"  # from the file name when no sample_id is given
-    species = table.table[table.table["rank"] == "species"]
+    species = table.taxa[table.taxa["rank"] == "species"]
     assert species["abundance"].sum() == pytest.approx(1.0)
+    # as classified, before estimation: 58 + 20 + 40 reads at species or below
+    assert table.metadata["classified_species_reads"] == "118"
 
 
 def test_read_kraken_report_rejects_other_files(tmp_path):

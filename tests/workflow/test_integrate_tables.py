@@ -97,6 +97,9 @@ def test_tables_mode_from_profiler_outputs_dry_run(tmp_path):
         result.stdout
     )
     assert "read_stats" not in result.stdout and "classify" not in result.stdout
+    # the reports' unclassified lines give the classified fraction of each sample
+    assert "import_classification_summary" in result.stdout
+    assert "results/tables/classification_summary.tsv" in result.stdout
 
 
 def test_tables_mode_without_a_table_says_which_keys_to_set(tmp_path):

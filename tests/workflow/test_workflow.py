@@ -123,8 +123,11 @@ def test_kraken2_profiler_run(tmp_path):
     for sample in ("sim01", "se"):
         for ext in ("kreport", "cami", "tsv", "reads.gz"):
             assert (work / "results" / "profile" / f"{sample}.{ext}").exists(), (sample, ext)
-    species = pd.read_csv(work / "results" / "tables" / "species.relative.tsv", sep="\t")
+    tables = work / "results" / "tables"
+    species = pd.read_csv(tables / "species.relative_classified.tsv", sep="\t")
     assert list(species.columns[3:]) == ["sim01", "se"]
+    summary = pd.read_csv(tables / "classification_summary.tsv", sep="\t")
+    assert summary["sample_id"].tolist() == ["sim01", "se"]
     truth = pd.read_csv(TEST_DATA / "truth" / "sim01.profile.tsv", sep="\t")
     got = dict(zip(species["taxid"], species["sim01"], strict=True))
     assert got[411483] == pytest.approx(0.25, abs=0.01)  # F. duncaniae
@@ -223,6 +226,7 @@ def test_full_demo_run(tmp_path):
     assert multiqc.returncode == 0, multiqc.stderr
     general = (tmp_path / "mqc" / "multiqc_data" / "multiqc_general_stats.txt").read_text()
     assert "microbiome_qc-kept_read_percent" in general
+    assert "microbiome_classification-classified_percent" in general
     assert all(sample in general for sample in ("ERR878216", "SRR514303", "sim04"))
     # Profiles: the database once, every sample classified, the cohort tables.
     assert (work / "resources" / "db" / "profile.mbdb").exists()
@@ -232,20 +236,33 @@ def test_full_demo_run(tmp_path):
     tables = work / "results" / "tables"
     for name in ("genus.counts.tsv", "profiles.long.tsv", "profiles.biom"):
         assert (tables / name).exists()
-    species = (tables / "species.relative.tsv").read_text()
-    header = species.splitlines()[0].split("\t")
-    assert header[3:] == ["ERR878216", "SRR514303", "sim01", "sim02", "sim03", "sim04"]
-    assert_same_text(
-        species, (EXPECTED / "species.relative.tsv").read_text(), "species.relative.tsv"
+    # relative over all reads (the unclassified row first), and renormalised over the classified
+    for name in ("species.relative.tsv", "species.relative_classified.tsv"):
+        species = (tables / name).read_text()
+        header = species.splitlines()[0].split("\t")
+        assert header[3:] == ["ERR878216", "SRR514303", "sim01", "sim02", "sim03", "sim04"]
+        assert_same_text(species, (EXPECTED / name).read_text(), name)
+    assert species.splitlines()[1].startswith("411483\t")  # no unclassified row
+    summary = pd.read_csv(tables / "classification_summary.tsv", sep="\t").set_index("sample_id")
+    relative = pd.read_csv(tables / "species.relative.tsv", sep="\t").set_index("taxid")
+    assert relative.index[0] == 0 and relative.iloc[:, 2:].sum().round(9).eq(1).all()
+    # unclassified at species: at least what the classifier left unclassified (98.9 % and
+    # 99.8 % of the two real samples against the 13 demo references; 0 for the simulated ones)
+    unclassified = 1 - summary["reads_classified"] / summary["reads_total"]
+    assert (relative.loc[0, summary.index] >= unclassified - 1e-9).all()
+    assert summary.loc["ERR878216", "classified_percent"] == pytest.approx(
+        100 * 96 / 8928, rel=1e-5
     )
-    # One status table: the single-end sample's reads are nearly all unclassified by the demo's
-    # 13 references, so no species reaches the 10-read minimum: its coverage fails, not its QC.
+    assert (summary.loc[["sim01", "sim02", "sim03", "sim04"], "classified_percent"] == 100).all()
+    # One status table: the two real samples' reads are nearly all unclassified by the demo's
+    # 13 references (1.1 % and 0.2 %): their coverage fails, not their QC, and they are left out.
     status = pd.read_csv(tables / "sample_status.tsv", sep="\t", index_col=0,
                          keep_default_na=False)  # fmt: skip
-    assert status.loc["SRR514303", "coverage_verdict"] == "FAIL"
-    assert status.loc["SRR514303", "qc_verdict"] != "FAIL"
-    assert status.loc["SRR514303", "excluded"] == "yes"
-    assert (status.drop(index="SRR514303")["excluded"] == "no").all()
+    real = ["ERR878216", "SRR514303"]
+    assert (status.loc[real, "coverage_verdict"] == "FAIL").all()
+    assert (status.loc[real, "qc_verdict"] != "FAIL").all()
+    assert (status.loc[real, "excluded"] == "yes").all()
+    assert (status.drop(index=real)["excluded"] == "no").all()
     p03 = (work / "results" / "report" / "patients" / "P03.html").read_text()
     assert "no reads were classified" not in p03 and "Profiling coverage" in p03
     # Nothing to do on a second run: outputs are complete and recognised as such.

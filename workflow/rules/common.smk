@@ -322,6 +322,11 @@ def all_outputs():
     outputs.append("results/tables/sample_status.tsv")
     if TABLES_MODE:
         reports = report_outputs() if config["report"]["activate"] else []
+        if config["tables"]["profiler_outputs"]:
+            outputs += [
+                "results/tables/classification_summary.tsv",
+                "results/tables/classification_mqc.tsv",
+            ]
         return outputs + diversity_outputs() + reports
     outputs += [
         *expand("results/stats/{sample}.json", sample=SAMPLES.index),
@@ -334,9 +339,14 @@ def all_outputs():
         outputs += expand(
             "results/tables/{rank}.{kind}.tsv",
             rank=PROFILE_RANKS,
-            kind=("counts", "relative"),
+            kind=("counts", "relative", "relative_classified"),
         )
-        outputs += ["results/tables/profiles.long.tsv", "results/tables/profiles.biom"]
+        outputs += [
+            "results/tables/profiles.long.tsv",
+            "results/tables/profiles.biom",
+            "results/tables/classification_summary.tsv",
+            "results/tables/classification_mqc.tsv",
+        ]
     outputs += diversity_outputs()
     if config["report"]["activate"] and config["profile"]["activate"]:
         outputs += report_outputs()

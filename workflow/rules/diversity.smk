@@ -32,6 +32,7 @@ if diversity_active():
             metadata=config["metadata"]["table"] or [],
             tree=config["diversity"]["tree"] or [],
             sketches=diversity_sketches(),
+            status="results/tables/sample_status.tsv",
         output:
             alpha=report(
                 "results/diversity/alpha.tsv",
@@ -114,7 +115,8 @@ if diversity_active():
             " {params.metadata} {params.sample_column}"
             " {params.patient_column} --variable-types {params.types:q}"
             " --variables {params.variables:q} --metrics {params.metrics:q} {params.tree}"
-            " {params.sketches} --pseudocount {params.cfg[pseudocount]}"
+            " {params.sketches} --exclude {input.status:q}"
+            " --pseudocount {params.cfg[pseudocount]}"
             " --rarefaction-depth {params.cfg[rarefaction_depth]}"
             " --rarefaction-repeats {params.cfg[rarefaction_repeats]}"
             " --rarefaction-steps {params.cfg[rarefaction_steps]}"

@@ -6,6 +6,7 @@ if TABLES_MODE and config["tables"]["profiler_outputs"]:
 
     localrules:
         import_profiles,
+        import_classification_summary,
 
     rule import_profiles:
         input:
@@ -22,6 +23,23 @@ if TABLES_MODE and config["tables"]["profiler_outputs"]:
             "microbiome import-profiles {input:q} --format {params.format:q}"
             " --rank {wildcards.rank:q} -o {output:q} 2> {log:q}"
 
+    # What the classifier made of each sample, where the outputs say (Kraken 2 reports; else NA).
+    rule import_classification_summary:
+        input:
+            config["tables"]["profiler_outputs"],
+        output:
+            summary="results/tables/classification_summary.tsv",
+            multiqc="results/tables/classification_mqc.tsv",
+        log:
+            "logs/integrate/import_classification_summary.log",
+        conda:
+            "../../envs/microbiome.yaml"
+        params:
+            format=config["tables"]["profiler_format"],
+        shell:
+            "microbiome import-profiles {input:q} --format {params.format:q}"
+            " --summary {output.summary:q} --multiqc {output.multiqc:q} 2> {log:q}"
+
 
 rule integrate:
     input:
@@ -29,6 +47,7 @@ rule integrate:
         metadata=config["metadata"]["table"],
         metabolites=config["integrate"]["metabolites"] or [],
         annotation=config["integrate"]["metabolite_annotation"] or [],
+        status="results/tables/sample_status.tsv",
     output:
         **integrate_rule_outputs(),
     log:
@@ -52,5 +71,6 @@ rule integrate:
         "printf '%s\\n' {params.settings:q} > {output.settings:q} && microbiome integrate"
         " --config {output.settings:q} --taxa {input.taxa:q}"
         " --taxa-orientation {params.orientation:q} {params.metabolites}"
-        " {params.annotation} --metadata {input.metadata:q} --threads {threads}"
+        " {params.annotation} --metadata {input.metadata:q} --exclude {input.status:q}"
+        " --threads {threads}"
         " -o {params.outdir:q} 2> {log:q}"

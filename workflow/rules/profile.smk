@@ -1,10 +1,6 @@
 # Taxonomic profiling: the database (built once), each sample's classification, cohort tables.
 
 
-localrules:
-    merge_profiles,
-
-
 if (
     config["profile"]["activate"]
     and not TABLES_MODE  # no reads: nothing to build a database for
@@ -142,35 +138,51 @@ else:
             " {params.per_read} 2> {log:q}"
 
 
-# A few seconds on the submitting machine: not worth a place in the cluster's queue.
-rule merge_profiles:
-    input:
-        expand("results/profile/{sample}.tsv", sample=SAMPLES.index),
-    output:
-        relative=[
-            report(
-                f"results/tables/{rank}.relative.tsv",
-                caption="../report/profiles_relative.rst",
+# A few seconds on the submitting machine: not worth a place in the cluster's queue. In tables
+# mode, import-profiles writes the classification summary instead (integrate.smk).
+if not TABLES_MODE:
+
+    localrules:
+        merge_profiles,
+
+    rule merge_profiles:
+        input:
+            expand("results/profile/{sample}.tsv", sample=SAMPLES.index),
+        output:
+            relative=[
+                report(
+                    f"results/tables/{rank}.relative.tsv",
+                    caption="../report/profiles_relative.rst",
+                    category="Taxonomic profiles",
+                    labels={"rank": rank, "table": "relative abundance"},
+                )
+                for rank in PROFILE_RANKS
+            ],
+            relative_classified=expand(
+                "results/tables/{rank}.relative_classified.tsv", rank=PROFILE_RANKS
+            ),
+            counts=expand("results/tables/{rank}.counts.tsv", rank=PROFILE_RANKS),
+            summary=report(
+                "results/tables/classification_summary.tsv",
+                caption="../report/classification_summary.rst",
                 category="Taxonomic profiles",
-                labels={"rank": rank, "table": "relative abundance"},
-            )
-            for rank in PROFILE_RANKS
-        ],
-        counts=expand("results/tables/{rank}.counts.tsv", rank=PROFILE_RANKS),
-        long=report(
-            "results/tables/profiles.long.tsv",
-            caption="../report/profiles_long.rst",
-            category="Taxonomic profiles",
-            labels={"rank": "all", "table": "long"},
-        ),
-        biom="results/tables/profiles.biom",
-    log:
-        "logs/profile/merge.log",
-    conda:
-        "../../envs/microbiome.yaml"
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=10,
-    shell:
-        "microbiome merge-profiles {input:q} -o results/tables 2> {log:q}"
+                labels={"rank": "all", "table": "classified fraction"},
+            ),
+            multiqc="results/tables/classification_mqc.tsv",
+            long=report(
+                "results/tables/profiles.long.tsv",
+                caption="../report/profiles_long.rst",
+                category="Taxonomic profiles",
+                labels={"rank": "all", "table": "long"},
+            ),
+            biom="results/tables/profiles.biom",
+        log:
+            "logs/profile/merge.log",
+        conda:
+            "../../envs/microbiome.yaml"
+        threads: 1
+        resources:
+            mem_mb=1000,
+            runtime=10,
+        shell:
+            "microbiome merge-profiles {input:q} -o results/tables 2> {log:q}"

@@ -30,4 +30,4 @@ rule sample_status:
         settings=json.dumps({"report": config["report"]}),
     shell:
         "microbiome sample-status {params.flags} --settings {params.settings:q}"
-        " -o {output} 2> {log}"
+        " -o {output:q} 2> {log:q}"
