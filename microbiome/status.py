@@ -28,6 +28,7 @@ import pandas as pd
 from microbiome.errors import ConfigError, InputError
 from microbiome.io.atomic import write_text_atomic
 from microbiome.io.tables import read_tsv
+from microbiome.profile.summary import SUMMARY_COLUMNS
 
 log = logging.getLogger("microbiome")
 
@@ -47,14 +48,7 @@ STATUS_COLUMNS = (
     "exclusion_reason",
 )
 #: Columns of the classification summary (``microbiome merge-profiles``), in this order.
-CLASSIFICATION_COLUMNS = (
-    "sample_id",
-    "reads_total",
-    "reads_classified",
-    "classified_percent",
-    "reads_species",
-    "species_percent",
-)
+CLASSIFICATION_COLUMNS = SUMMARY_COLUMNS
 #: Columns of the QC summary that the QC verdict needs.
 QC_COLUMNS = ("sample_id", "reads_in", "reads_out", "kept_read_percent", "host_read_percent")
 #: Default coverage limits (classified percent below which a sample warns / fails).

@@ -16,10 +16,12 @@ from microbiome import __version__
 from microbiome.errors import ConfigError
 from microbiome.io.atomic import atomic_path, write_text_atomic
 from microbiome.io.multiqc import custom_content
+from microbiome.progress import track
 from microbiome.report.cohort import Cohort, file_stem
 from microbiome.report.cohort_report import cohort_context
 from microbiome.report.patient_report import patient_context
 from microbiome.reproducible import pinned_clock, source_date
+from microbiome.status import STATUS_COLUMNS
 
 log = logging.getLogger("microbiome")
 
@@ -27,14 +29,7 @@ log = logging.getLogger("microbiome")
 INDEX_COLUMNS = (
     "patient_id",
     "time",
-    "qc_verdict",
-    "qc_reason",
-    "coverage_verdict",
-    "coverage_reason",
-    "classified_percent",
-    "species_percent",
-    "excluded",
-    "exclusion_reason",
+    *STATUS_COLUMNS[1:],
     "gmhi",
     "gmhi_mh_present",
     "gmhi_mn_present",
@@ -178,7 +173,7 @@ def write_reports(
                 f"name {stem!r}: make the IDs differ in letters, digits, '.', '_' or '-'"
             )
         stems[stem] = patient
-    for patient in chosen:
+    for patient in track(chosen, "report", total=len(chosen), unit="patients"):
         stem = file_stem(patient)
         html = render("patient.html.j2", patient_context(cohort, patient), date)
         target = outdir / "patients" / f"{stem}.html"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 
 from workflow.workflow_helpers import make_workdir, snakemake
 
@@ -44,7 +45,7 @@ def test_tree_adds_unifrac_and_faith_pd_without_sketches(tmp_path):
     assert result.returncode == 0, result.stderr
     jobs = _jobs(result.stdout)
     assert jobs["diversity"] == 1 and "diversity_sketch" not in jobs
-    assert f"--tree '{tree}'" in result.stdout
+    assert f"--tree {shlex.quote(str(tree))}" in result.stdout
     assert "results/diversity/figures/alpha_faith_pd_diagnosis.svg" in result.stdout
     assert "results/diversity/pcoa/weighted_unifrac.coordinates.tsv" in result.stdout
 

@@ -394,3 +394,13 @@ def test_reports_are_dated_by_source_date_epoch_else_by_their_newest_input(
     err = capsys.readouterr().err
     assert err.startswith("microbiome: error: SOURCE_DATE_EPOCH must be") and err.count("\n") == 1
     assert not list((tmp_path / "bad").rglob("*.*"))
+
+
+def test_patient_reports_show_progress_with_the_option_only(cohort_files, tmp_path, capsys):
+    args = report_args(cohort_files, tmp_path / "out", "--no-pdf", "--no-cohort")
+    assert main(args) == 0
+    assert "progress:" not in capsys.readouterr().err
+    assert main([*args, "--progress"]) == 0
+    lines = [x for x in capsys.readouterr().err.splitlines() if "progress:" in x]
+    assert lines[0].startswith("microbiome: progress: report: 0/")
+    assert "patients (100 %)" in lines[-1] and lines[-1].endswith(", done")
