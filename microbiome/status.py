@@ -437,6 +437,17 @@ def read_status(path: str | os.PathLike) -> pd.DataFrame:
     return _indexed(table, path, ("classified_percent", "species_percent"))
 
 
+def read_exclusions(path: str | os.PathLike) -> dict[str, str]:
+    """Sample ID -> reason, for every sample of a status table with ``excluded == yes``, in the
+    table's order: what diversity and integrate leave out (``--exclude``). A sample the table
+    does not list is kept."""
+    status = read_status(path)
+    excluded = status.loc[status["excluded"] == "yes", "exclusion_reason"]
+    return {
+        sample: reason or "excluded by the sample status" for sample, reason in excluded.items()
+    }
+
+
 def write_status(status: pd.DataFrame, path: str | os.PathLike) -> None:
     """Write a status table (index: sample ID) atomically as TSV, missing numbers as NA."""
     table = status[list(STATUS_COLUMNS[1:])].copy()

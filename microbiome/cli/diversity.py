@@ -153,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
     )
     exclude = None
     if args.exclude:
-        from microbiome.io.exclusions import read_exclusions
+        from microbiome.status import read_exclusions
 
         exclude = read_exclusions(args.exclude)
     summary = run_diversity(table, metadata, args.outdir, options, exclude=exclude)

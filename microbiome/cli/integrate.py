@@ -140,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
     meta_cfg = config["metadata"]
     exclude = None
     if args.exclude:
-        from microbiome.io.exclusions import read_exclusions
+        from microbiome.status import read_exclusions
 
         exclude = read_exclusions(args.exclude)
     written = run_integrate(

@@ -232,7 +232,7 @@ def run_diversity(
         tables have their header only).
     options : DiversityOptions
     exclude : mapping of str to str, optional
-        Sample ID -> reason (:func:`microbiome.io.exclusions.read_exclusions`): these samples
+        Sample ID -> reason (:func:`microbiome.status.read_exclusions`): these samples
         are left out of every analysis and listed in ``excluded.tsv`` with the reason.
 
     Returns

@@ -119,7 +119,7 @@ def run_integrate(
 ) -> dict[str, Path]:
     """Run the whole integration and write every output into ``outdir``.
 
-    ``exclude`` (sample ID -> reason, :func:`microbiome.io.exclusions.read_exclusions`) leaves
+    ``exclude`` (sample ID -> reason, :func:`microbiome.status.read_exclusions`) leaves
     those samples out of every analysis; ``join_report.tsv`` lists them with the reason.
 
     Raises
