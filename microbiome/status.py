@@ -47,8 +47,6 @@ STATUS_COLUMNS = (
     "excluded",
     "exclusion_reason",
 )
-#: Columns of the classification summary (``microbiome merge-profiles``), in this order.
-CLASSIFICATION_COLUMNS = SUMMARY_COLUMNS
 #: Columns of the QC summary that the QC verdict needs.
 QC_COLUMNS = ("sample_id", "reads_in", "reads_out", "kept_read_percent", "host_read_percent")
 #: Default coverage limits (classified percent below which a sample warns / fails).
@@ -174,7 +172,7 @@ def coverage_verdicts(
     Parameters
     ----------
     classification : DataFrame indexed by sample ID
-        The classification summary (:data:`CLASSIFICATION_COLUMNS` but ``sample_id``).
+        The classification summary (:data:`SUMMARY_COLUMNS` but ``sample_id``).
     thresholds : mapping, optional
         ``warn_classified_percent`` (default 50) and ``fail_classified_percent`` (20): a
         sample with a lower classified percent warns or fails.
@@ -353,11 +351,6 @@ def with_exclusion(status: pd.DataFrame) -> pd.DataFrame:
     return status[list(STATUS_COLUMNS[1:])]
 
 
-def excluded_samples(status: pd.DataFrame) -> list[str]:
-    """The samples of a status table that are left out of the cohort statistics."""
-    return status.index[status["excluded"] == "yes"].tolist()
-
-
 # --------------------------------------------------------------------------------------------
 # Files
 # --------------------------------------------------------------------------------------------
@@ -388,13 +381,13 @@ def read_qc(path: str | os.PathLike) -> pd.DataFrame:
 
 
 def read_classification(path: str | os.PathLike) -> pd.DataFrame:
-    """The classification summary (:data:`CLASSIFICATION_COLUMNS`), indexed by sample ID.
+    """The classification summary (:data:`SUMMARY_COLUMNS`), indexed by sample ID.
 
     Percentages outside 0..100 and negative read counts are InputErrors naming the line.
     """
     path = os.fspath(path)
-    table = _indexed(read_tsv(path, CLASSIFICATION_COLUMNS), path, CLASSIFICATION_COLUMNS[1:])
-    for column in CLASSIFICATION_COLUMNS[1:]:
+    table = _indexed(read_tsv(path, SUMMARY_COLUMNS), path, SUMMARY_COLUMNS[1:])
+    for column in SUMMARY_COLUMNS[1:]:
         upper = 100 if column.endswith("_percent") else np.inf
         bad = table[column].notna() & ((table[column] < 0) | (table[column] > upper))
         if bad.any():
@@ -456,22 +449,12 @@ def write_status(status: pd.DataFrame, path: str | os.PathLike) -> None:
 
 
 def empty_samples(path: str | os.PathLike) -> tuple[list[str], list[str]]:
-    """(samples, samples with no reads) of a taxa table; an explicit ``unclassified`` row
-    (taxid 0) does not count as reads of the profile."""
+    """(samples, samples with no reads) of a taxa table; its unclassified entry, which the
+    table reader sets apart, does not count as reads of the profile."""
     from microbiome.io.feature_table import read_feature_table
 
     table = read_feature_table(path)
-    data = table.data.drop(columns=unclassified_columns(table.features), errors="ignore")
-    empty = data.index[data.sum(axis=1) <= 0].tolist()
-    return table.data.index.tolist(), empty
-
-
-def unclassified_columns(features: pd.DataFrame) -> list[str]:
-    """Feature IDs of a taxa table's explicit unclassified entry (taxid 0 or the name
-    ``unclassified``), which is a share of the reads, not a taxon."""
-    taxid = features["taxid"].astype(str) if "taxid" in features else pd.Series("", features.index)
-    name = features["name"].astype(str).str.strip().str.lower()
-    return features.index[(taxid == "0") | (name == "unclassified")].tolist()
+    return table.samples, table.without_empty_samples()[1]
 
 
 def log_status(status: pd.DataFrame) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import platform
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from importlib import metadata as importlib_metadata
 
 import numpy as np
@@ -43,7 +43,6 @@ from microbiome.status import (
     read_classification,
     read_status,
     sample_status,
-    unclassified_columns,
     with_exclusion,
 )
 
@@ -334,22 +333,11 @@ def load_cohort(inputs: Inputs, config: dict) -> Cohort:
 
 
 def split_unclassified(table: FeatureTable) -> tuple[FeatureTable, pd.Series | None]:
-    """The taxa table without its explicit unclassified entry (taxid 0, name
-    ``unclassified``), and that entry's values per sample (None when the table has none).
-
-    A table reader that already sets the entry apart (attribute ``unclassified``) is used as
-    it is.
-    """
-    held = getattr(table, "unclassified", None)
-    columns = unclassified_columns(table.features)
-    values = table.data[columns].sum(axis=1) if columns else None
-    if isinstance(held, pd.Series):
-        values = held.reindex(table.data.index).astype(float)
-    if columns:
-        table = replace(
-            table, data=table.data.drop(columns=columns), features=table.features.drop(columns)
-        )
-    return table, values
+    """The taxa table (whose reader set its unclassified entry apart) and that entry's values
+    per sample (None when the table has none)."""
+    if table.unclassified is None:
+        return table, None
+    return table, table.unclassified.reindex(table.data.index).astype(float)
 
 
 def classification_from_table(
@@ -409,8 +397,13 @@ def _status(
                 },
                 index=pd.Index(missing, name="sample_id"),
             )
-            status = pd.concat([status, extra])
-        return with_exclusion(mark_empty(status, empty))
+            status = pd.concat([status, with_exclusion(extra)])
+        # The table's own exclusions stand (diversity and integrate used them); only a sample
+        # with no reads in this taxa table is excluded on top.
+        marked = mark_empty(status, empty)
+        changed = marked["coverage_reason"] != status["coverage_reason"]
+        status.loc[changed] = with_exclusion(marked.loc[changed])
+        return status
     classification = (
         read_classification(inputs.classification)
         if inputs.classification

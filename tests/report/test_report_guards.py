@@ -358,17 +358,27 @@ def test_the_status_table_decides_who_is_left_out(tmp_path):
     status = tmp_path / "sample_status.tsv"
     assert main(["sample-status", "--qc", str(paths["qc"]), "--taxa", str(paths["taxa"]),
                  "--config", str(paths["config"]), "-o", str(status)]) == 0  # fmt: skip
-    text = status.read_text().replace(
-        "C3\tPASS\t\tNA\tnot available: the classified share of reads is unknown\tNA\tNA\tno\t",
-        "C3\tPASS\t\tFAIL\tset by hand\tNA\tNA\tyes\tprofiling coverage failed: set by hand",
+    text = (
+        status.read_text()
+        .replace(
+            "C3\tPASS\t\tNA\tnot available: the classified share of reads is unknown\tNA\tNA\tno\t",
+            "C3\tPASS\t\tFAIL\tset by hand\tNA\tNA\tyes\tprofiling coverage failed: set by hand",
+        )
+        .replace(  # excluded by hand with passing verdicts: the table's word stands
+            "C4\tPASS\t\tNA\tnot available: the classified share of reads is unknown\tNA\tNA\tno\t",
+            "C4\tPASS\t\tNA\tnot available\tNA\tNA\tyes\tcontaminated, left out by hand",
+        )
     )
     status.write_text(text)
     del paths["classification"]
     out = render(paths, tmp_path / "out", "--status", str(status), *only("PD0"))
     indices = pd.read_csv(out / "indices.tsv", sep="\t", index_col=0)
     assert indices.loc["C3", "excluded"] == "yes" and pd.isna(indices.loc["C3", "gmhi"])
-    assert "(n = 19)" in (out / "cohort.html").read_text()  # C3 left out of the reference
-    assert "profiling coverage failed: set by hand" in (out / "cohort.html").read_text()
+    assert indices.loc["C4", "excluded"] == "yes" and pd.isna(indices.loc["C4", "gmhi"])
+    cohort = (out / "cohort.html").read_text()
+    assert "(n = 18)" in cohort  # C3 and C4 left out of the reference
+    assert "profiling coverage failed: set by hand" in cohort
+    assert "contaminated, left out by hand" in cohort
 
 
 def test_one_name_per_taxon_with_the_lists_name_in_brackets(low_coverage):
