@@ -139,7 +139,8 @@ def table_rows(
 
 
 def read_tsv(path: str | os.PathLike, required: tuple[str, ...] = ()) -> pd.DataFrame:
-    """A tab-separated table with a header; ``NA`` or empty cells are missing values.
+    """A tab-separated table with a header; ``NA`` or empty cells are missing values. A
+    ``sample_id`` column is read as text as written (``001`` stays ``001``).
 
     Raises InputError naming the file when it cannot be parsed or lacks a required column.
     """
@@ -148,7 +149,12 @@ def read_tsv(path: str | os.PathLike, required: tuple[str, ...] = ()) -> pd.Data
     path = os.fspath(path)
     try:
         table = pd.read_csv(
-            path, sep="\t", na_values=["NA", "NaN", ""], keep_default_na=False, comment=None
+            path,
+            sep="\t",
+            na_values=["NA", "NaN", ""],
+            keep_default_na=False,
+            comment=None,
+            dtype={"sample_id": str},
         )
     except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise InputError(f"cannot read the table: {exc}", file=path) from None
@@ -159,6 +165,4 @@ def read_tsv(path: str | os.PathLike, required: tuple[str, ...] = ()) -> pd.Data
             f"(columns: {', '.join(map(str, table.columns))})",
             file=path,
         )
-    if "sample_id" in table.columns:
-        table["sample_id"] = table["sample_id"].astype(str)
     return table
