@@ -49,6 +49,19 @@ def test_lines_on_a_terminal_only(monkeypatch):
     assert terminal.getvalue() == ""
 
 
+def test_quiet_silences_progress_on_a_terminal(monkeypatch, tmp_path):
+    """-q means only warnings and errors on stderr, a terminal included; --progress wins."""
+    terminal = _Terminal()
+    monkeypatch.setattr("sys.stderr", terminal)
+    db = ["db", "build", "--sequences", str(TEST_DATA / "references"), "--taxonomy",
+          str(TEST_DATA / "taxonomy"), "--seqid2taxid", str(TEST_DATA / "references" /
+          "genomes.tsv"), "-o", str(tmp_path / "a.mbdb")]  # fmt: skip
+    assert main([*db, "-q"]) == 0
+    assert "progress:" not in terminal.getvalue()
+    assert main([*db]) == 0
+    assert "microbiome: progress: db build:" in terminal.getvalue()
+
+
 def test_interval_limits_the_lines(monkeypatch):
     log = io.StringIO()
     monkeypatch.setattr("sys.stderr", log)

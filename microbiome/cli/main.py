@@ -150,7 +150,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     _setup_logging(args)
-    progress.configure(True if getattr(args, "progress", False) else None)
+    # --progress wins; --quiet (only warnings and errors) silences progress on a terminal too
+    forced = getattr(args, "progress", False)
+    progress.configure(True if forced else False if getattr(args, "quiet", False) else None)
     try:
         code = int(args.func(args) or 0)
         with stdout_errors():
