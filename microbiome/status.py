@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -29,6 +30,9 @@ from microbiome.errors import ConfigError, InputError
 from microbiome.io.atomic import write_text_atomic
 from microbiome.io.tables import read_tsv
 from microbiome.profile.summary import SUMMARY_COLUMNS
+
+if TYPE_CHECKING:
+    from microbiome.io.feature_table import FeatureTable
 
 log = logging.getLogger("microbiome")
 
@@ -448,13 +452,31 @@ def write_status(status: pd.DataFrame, path: str | os.PathLike) -> None:
     write_text_atomic(path, table.to_csv(sep="\t", na_rep="NA", float_format="%.4g"))
 
 
-def empty_samples(path: str | os.PathLike) -> tuple[list[str], list[str]]:
-    """(samples, samples with no reads) of a taxa table; its unclassified entry, which the
-    table reader sets apart, does not count as reads of the profile."""
-    from microbiome.io.feature_table import read_feature_table
+def classification_from_taxa(table: FeatureTable) -> pd.DataFrame | None:
+    """A classification summary (:data:`SUMMARY_COLUMNS` but ``sample_id``) derived from a
+    taxa table's unclassified entry, for when the classifier's own summary is not at hand;
+    None when the table has no such entry.
 
-    table = read_feature_table(path)
-    return table.samples, table.without_empty_samples()[1]
+    ``classified_percent`` is then the share of reads in the table's taxa (at its rank), which
+    is at most the share classified at any rank: a conservative figure. Read counts are known
+    for a counts table only; the species share is not known.
+    """
+    if table.unclassified is None:
+        return None
+    classified = table.data.sum(axis=1)
+    total = classified + table.unclassified.reindex(classified.index).fillna(0.0)
+    percent = (100.0 * classified / total.where(total > 0)).astype(float)
+    counts = not table.relative
+    return pd.DataFrame(
+        {
+            "reads_total": total if counts else np.nan,
+            "reads_classified": classified if counts else np.nan,
+            "classified_percent": percent,
+            "reads_species": np.nan,
+            "species_percent": np.nan,
+        },
+        index=classified.index,
+    )
 
 
 def log_status(status: pd.DataFrame) -> None:

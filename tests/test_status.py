@@ -267,7 +267,11 @@ def test_cli_in_tables_mode_needs_only_the_taxa(tmp_path):
     table = read_status(out)
     assert (table["qc_verdict"] == "NA").all()
     assert table.loc["ok", "qc_reason"] == "not available: QC was not run"
-    assert table["excluded"].tolist() == ["no", "no", "no", "no", "yes"]
+    # without a classification summary, the taxa table's unclassified row gives the classified
+    # share, as the report derives it: lowcov 350 of 9,800 reads in taxa
+    assert table["coverage_verdict"].tolist() == ["PASS", "FAIL", "PASS", "WARN", "FAIL"]
+    assert table.loc["lowcov", "classified_percent"] == pytest.approx(100 * 350 / 9800, 1e-3)
+    assert table["excluded"].tolist() == ["no", "yes", "no", "no", "yes"]
 
 
 @pytest.mark.parametrize(

@@ -33,7 +33,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--taxa",
         metavar="TABLE",
-        help="taxa table: its samples are listed too, and those without any reads fail coverage",
+        help="taxa table: its samples are listed too, and those without any reads fail coverage;"
+        " without --classification, its unclassified entry (if any) gives the classified share",
     )
     settings = parser.add_mutually_exclusive_group()
     settings.add_argument("--config", metavar="YAML", help="workflow config (YAML)")
@@ -49,8 +50,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Read what exists, decide, write the table."""
     from microbiome.config import config_from
+    from microbiome.io.feature_table import read_feature_table
     from microbiome.status import (
-        empty_samples,
+        classification_from_taxa,
         log_status,
         read_classification,
         read_qc,
@@ -61,10 +63,15 @@ def run(args: argparse.Namespace) -> int:
     if not (args.qc or args.classification or args.taxa):
         raise ConfigError("give at least one of --qc, --classification and --taxa")
     settings = config_from(args.config, args.settings)["report"]
-    samples, empty = empty_samples(args.taxa) if args.taxa else ([], [])
+    taxa = read_feature_table(args.taxa) if args.taxa else None
+    samples, empty = (taxa.samples, taxa.without_empty_samples()[1]) if taxa else ([], [])
+    if args.classification:
+        classification = read_classification(args.classification)
+    else:  # the taxa table's unclassified entry, as the report would derive it
+        classification = classification_from_taxa(taxa) if taxa else None
     status = sample_status(
         qc=read_qc(args.qc) if args.qc else None,
-        classification=read_classification(args.classification) if args.classification else None,
+        classification=classification,
         samples=samples,
         empty=empty,
         qc_thresholds=settings["qc"],

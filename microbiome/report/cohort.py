@@ -39,6 +39,7 @@ from microbiome.report.inputs import (
 )
 from microbiome.status import (
     NA,
+    classification_from_taxa,
     mark_empty,
     read_classification,
     read_status,
@@ -212,7 +213,7 @@ def load_cohort(inputs: Inputs, config: dict) -> Cohort:
     """Read the inputs and compute every sample's QC verdict and indices."""
     settings = config["report"]
     notes: list[str] = []
-    species, unclassified = split_unclassified(read_feature_table(inputs.taxa))
+    species = read_feature_table(inputs.taxa)
     _, empty = species.without_empty_samples()
     if len(empty) == len(species.data):
         raise InputError("no sample of the taxa table has any reads", file=inputs.taxa)
@@ -240,10 +241,11 @@ def load_cohort(inputs: Inputs, config: dict) -> Cohort:
     time_labels, order = _time_order(samples, metadata)
 
     qc = read_qc(inputs.qc) if inputs.qc else None
-    status = _status(inputs, settings, qc, species, unclassified, samples, empty)
+    status = _status(inputs, settings, qc, species, samples, empty)
     if qc is None and (status["qc_verdict"] == "NA").all():
         notes.append("QC was not run: sample quality is not available")
-    classified = classified_fraction(status, species, unclassified)
+    # the classified share of reads (0..1, NaN when unknown), as the verdicts saw it
+    classified = status["classified_percent"].reindex(species.data.index).astype(float) / 100.0
     indices = pd.DataFrame({"patient_id": patients, "time": time_labels}, index=samples)
     indices = indices.join(status.reindex(samples))
     indices["classified_fraction"] = classified
@@ -332,43 +334,11 @@ def load_cohort(inputs: Inputs, config: dict) -> Cohort:
     return cohort
 
 
-def split_unclassified(table: FeatureTable) -> tuple[FeatureTable, pd.Series | None]:
-    """The taxa table (whose reader set its unclassified entry apart) and that entry's values
-    per sample (None when the table has none)."""
-    if table.unclassified is None:
-        return table, None
-    return table, table.unclassified.reindex(table.data.index).astype(float)
-
-
-def classification_from_table(
-    species: FeatureTable, unclassified: pd.Series | None
-) -> pd.DataFrame | None:
-    """A classification summary derived from a taxa table's unclassified entry (None without
-    one): reads known only for a counts table; the species share is not known."""
-    if unclassified is None:
-        return None
-    classified = species.data.sum(axis=1)
-    total = classified + unclassified.reindex(classified.index).fillna(0.0)
-    percent = (100.0 * classified / total.where(total > 0)).astype(float)
-    counts = not species.relative
-    return pd.DataFrame(
-        {
-            "reads_total": total if counts else np.nan,
-            "reads_classified": classified if counts else np.nan,
-            "classified_percent": percent,
-            "reads_species": np.nan,
-            "species_percent": np.nan,
-        },
-        index=classified.index,
-    )
-
-
 def _status(
     inputs: Inputs,
     settings: dict,
     qc: pd.DataFrame | None,
     species: FeatureTable,
-    unclassified: pd.Series | None,
     samples: list[str],
     empty: list[str],
 ) -> pd.DataFrame:
@@ -407,7 +377,7 @@ def _status(
     classification = (
         read_classification(inputs.classification)
         if inputs.classification
-        else classification_from_table(species, unclassified)
+        else classification_from_taxa(species)
     )
     return sample_status(
         qc=qc,
@@ -417,19 +387,6 @@ def _status(
         qc_thresholds=settings["qc"],
         coverage=settings.get("coverage"),
     )
-
-
-def classified_fraction(
-    status: pd.DataFrame, species: FeatureTable, unclassified: pd.Series | None
-) -> pd.Series:
-    """Each sample's classified share of reads (0..1, NaN when unknown): from the status
-    table, else from the taxa table's unclassified entry."""
-    samples = species.data.index
-    fraction = status["classified_percent"].reindex(samples).astype(float) / 100.0
-    derived = classification_from_table(species, unclassified)
-    if derived is not None:
-        fraction = fraction.fillna(derived["classified_percent"] / 100.0)
-    return fraction
 
 
 def read_cohort_metadata(path: str, config: dict) -> Metadata:
