@@ -203,20 +203,15 @@ def coverage_verdicts(
             if pd.notna(row["reads_classified"]) and pd.notna(total)
             else ""
         )
-        below = next(
-            (limits[k] for k in ("fail_classified_percent", "warn_classified_percent")
-             if percent < limits[k]),
-            None,
-        )  # fmt: skip
-        share = f"{_percent(percent, below)} % of reads classified"
-        if percent < limits["fail_classified_percent"]:
-            verdicts.append("FAIL")
-            limit = limits["fail_classified_percent"]
-            reasons.append(f"{share} ({counted}below {limit:g} %): {NOT_COVERED}")
-        elif percent < limits["warn_classified_percent"]:
-            verdicts.append("WARN")
-            limit = limits["warn_classified_percent"]
-            reasons.append(f"{share} ({counted}below {limit:g} %): {NOT_COVERED} well")
+        for verdict, key, suffix in (
+            ("FAIL", "fail_classified_percent", ""),
+            ("WARN", "warn_classified_percent", " well"),
+        ):
+            if percent < limits[key]:
+                share = f"{_percent(percent, limits[key])} % of reads classified"
+                verdicts.append(verdict)
+                reasons.append(f"{share} ({counted}below {limits[key]:g} %): {NOT_COVERED}{suffix}")
+                break
         else:
             verdicts.append("PASS")
             reasons.append("")
@@ -290,30 +285,30 @@ def sample_status(
     ):
         order += [str(s) for s in source]
     index = pd.Index(list(dict.fromkeys(order)), name="sample_id")
-    limits = coverage_thresholds(coverage)
-    check_thresholds(qc_thresholds)
-
     out = pd.DataFrame(index=index)
-    if qc is None:
-        out["qc_verdict"] = NA
-        out["qc_reason"] = "not available: QC was not run"
-    else:
-        verdicts = qc_verdicts(qc, qc_thresholds).reindex(index)
-        missing = verdicts["qc_verdict"].isna()
-        verdicts.loc[missing, "qc_verdict"] = NA
-        verdicts.loc[missing, "qc_reason"] = "not available: no QC record for this sample"
+    for prefix, verdicts, why in (
+        (
+            "qc",
+            qc_verdicts(qc, qc_thresholds) if qc is not None else None,
+            "QC was not run" if qc is None else "no QC record for this sample",
+        ),
+        (
+            "coverage",
+            coverage_verdicts(classification, coverage) if classification is not None else None,
+            "the classified share of reads is unknown"
+            if classification is None
+            else "no classification record",
+        ),
+    ):
+        verdict, reason = f"{prefix}_verdict", f"{prefix}_reason"
+        verdicts = pd.DataFrame(columns=[verdict, reason]) if verdicts is None else verdicts
+        verdicts = verdicts.reindex(index)
+        missing = verdicts[verdict].isna()
+        verdicts.loc[missing, [verdict, reason]] = [NA, f"not available: {why}"]
         out = out.join(verdicts)
-    if classification is None:
-        out["coverage_verdict"] = NA
-        out["coverage_reason"] = "not available: the classified share of reads is unknown"
-        out["classified_percent"] = np.nan
-        out["species_percent"] = np.nan
-    else:
-        cov = coverage_verdicts(classification, limits).reindex(index)
-        missing = cov["coverage_verdict"].isna()
-        cov.loc[missing, "coverage_verdict"] = NA
-        cov.loc[missing, "coverage_reason"] = "not available: no classification record"
-        out = out.join(cov)
+    for column in ("classified_percent", "species_percent"):
+        if column not in out:
+            out[column] = np.nan
     out = mark_empty(out, empty)
     return with_exclusion(out)
 
@@ -412,7 +407,7 @@ def read_status(path: str | os.PathLike) -> pd.DataFrame:
     path = os.fspath(path)
     table = read_tsv(path, STATUS_COLUMNS)
     for column in ("qc_reason", "coverage_reason", "exclusion_reason"):
-        table[column] = table[column].fillna("").astype(str)
+        table[column] = table[column].astype(object).fillna("").astype(str)
     allowed = {
         "qc_verdict": (*VERDICTS, NA),
         "coverage_verdict": (*VERDICTS, NA),
@@ -420,7 +415,7 @@ def read_status(path: str | os.PathLike) -> pd.DataFrame:
     }
     # NA verdicts are read as missing values: they are NA again
     for column in ("qc_verdict", "coverage_verdict"):
-        table[column] = table[column].fillna(NA).astype(str)
+        table[column] = table[column].astype(object).fillna(NA).astype(str)
     for column, values in allowed.items():
         bad = ~table[column].astype(str).isin(values)
         if bad.any():
