@@ -435,9 +435,42 @@ def read_exclusions(path: str | os.PathLike) -> dict[str, str]:
     does not list is kept."""
     status = read_status(path)
     excluded = status.loc[status["excluded"] == "yes", "exclusion_reason"]
-    return {
-        sample: reason or "excluded by the sample status" for sample, reason in excluded.items()
-    }
+    return {sample: reason or EXCLUDED_NOTE for sample, reason in excluded.items()}
+
+
+#: How diversity's excluded.tsv and integrate's join report name a sample the status excluded.
+EXCLUDED_NOTE = "excluded by the sample status"
+
+
+def left_out(
+    samples: Iterable[str], exclude: Mapping[str, str] | None, *, file: str | None = None
+) -> list[str]:
+    """The samples of ``samples`` that ``exclude`` (:func:`read_exclusions`) leaves out, said
+    once in the log with their reasons.
+
+    Raises
+    ------
+    InputError
+        Naming ``file`` (the table whose samples these are) when every sample is left out.
+    """
+    samples = [str(s) for s in samples]
+    exclude = exclude or {}
+    out = [s for s in samples if s in exclude]
+    if not out:
+        return []
+    if len(out) == len(samples):
+        raise InputError(
+            f"every sample is {EXCLUDED_NOTE} (--exclude: excluded = yes for all of them):"
+            " nothing to analyse; see the status table's exclusion_reason column",
+            file=file,
+        )
+    log.warning(
+        "%d samples %s, left out of every analysis: %s",
+        len(out),
+        EXCLUDED_NOTE,
+        "; ".join(f"{s} ({exclude[s]})" for s in out),
+    )
+    return out
 
 
 def write_status(status: pd.DataFrame, path: str | os.PathLike) -> None:

@@ -5,17 +5,19 @@ classification_summary.tsv; File 2: sample_status.tsv)."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from microbiome.cli.main import main
-from microbiome.errors import ConfigError
+from microbiome.errors import ConfigError, InputError
 from microbiome.profile.summary import SUMMARY_COLUMNS
 from microbiome.status import (
     STATUS_COLUMNS,
     coverage_verdicts,
+    left_out,
     qc_verdicts,
     read_exclusions,
     read_status,
@@ -322,3 +324,16 @@ def test_sample_ids_that_look_like_numbers_stay_as_written(tmp_path):
     )  # fmt: skip
     assert read_status(path).index.tolist() == ["001", "1e3", "1"]
     assert read_exclusions(path) == {"001": "low reads"}
+
+
+def test_left_out_says_why_once_and_names_the_table_when_nothing_is_left(caplog, monkeypatch):
+    # the command line's logging setup stops propagation; caplog listens at the root
+    monkeypatch.setattr(logging.getLogger("microbiome"), "propagate", True)
+    assert left_out(["a", "b", "c"], {"b": "low reads", "z": "not here"}) == ["b"]
+    assert (
+        "1 samples excluded by the sample status" in caplog.text and "b (low reads)" in caplog.text
+    )
+    assert left_out(["a"], None) == [] and left_out(["a"], {}) == []
+    with pytest.raises(InputError, match="every sample is excluded by the sample status") as err:
+        left_out(["a", "b"], {"a": "x", "b": "y"}, file="clinical.tsv")
+    assert str(err.value).startswith("clinical.tsv: ")

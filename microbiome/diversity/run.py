@@ -29,6 +29,7 @@ from microbiome.errors import ConfigError, InputError
 from microbiome.io.atomic import atomic_path, write_text_atomic
 from microbiome.multiple_testing import bh
 from microbiome.progress import Progress
+from microbiome.status import EXCLUDED_NOTE, left_out
 
 log = logging.getLogger(__name__)
 
@@ -248,22 +249,9 @@ def run_diversity(
 
     if options.rank:
         table = table.at_rank(options.rank)
-    exclude = dict(exclude or {})
-    left_out = [s for s in table.samples if s in exclude]
-    if left_out:
-        if len(left_out) == len(table.samples):
-            raise InputError(
-                "every sample of the table is excluded by the sample status: nothing to analyse",
-                file=table.path,
-            )
-        table = table.select_samples([s for s in table.samples if s not in exclude])
-        for sample in left_out:
-            excluded.append((sample, f"excluded by the sample status: {exclude[sample]}"))
-        log.warning(
-            "%d samples excluded by the sample status, left out of every analysis: %s",
-            len(left_out),
-            "; ".join(f"{s} ({exclude[s]})" for s in left_out),
-        )
+    if dropped := left_out(table.samples, exclude, file=table.path):
+        table = table.select_samples([s for s in table.samples if s not in dropped])
+        excluded += [(s, f"{EXCLUDED_NOTE}: {exclude[s]}") for s in dropped]
     all_samples = table.data.index
     table, empty = table.without_empty_samples()
     for sample in empty:

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from microbiome.errors import InputError
+from microbiome.status import EXCLUDED_NOTE, left_out
 
 log = logging.getLogger("microbiome")
 
@@ -67,12 +68,14 @@ def link(
     taxa=None,
     metabolites=None,
     exclude: Mapping[str, str] | None = None,
+    metadata_path: str | None = None,
 ) -> Linked:
     """Join a FeatureTable ``taxa`` and a MetaboliteTable ``metabolites`` (either may be None)
     to the clinical ``metadata`` (index sample_id).
 
     Samples of ``exclude`` (sample ID -> reason, from the sample status table) are left out of
-    everything: their join report row says so, with the reason.
+    everything: their join report row says so, with the reason. ``metadata_path`` names the
+    clinical sheet in errors.
 
     Raises
     ------
@@ -113,7 +116,7 @@ def link(
         has_mtb = sample in mtb_ids
         notes = []
         if sample in exclude:
-            notes.append(f"excluded by the sample status: {exclude[sample]}")
+            notes.append(f"{EXCLUDED_NOTE}: {exclude[sample]}")
         if not has_meta:
             notes.append("not in the clinical sheet: excluded from every analysis")
         if taxa is not None and not has_taxa:
@@ -132,17 +135,9 @@ def link(
             len(unmatched),
             len(report),
         )
-    left_out = [s for s in report["sample_id"] if s in exclude]
-    if left_out:
-        log.warning(
-            "%d samples excluded by the sample status, left out of every analysis: %s",
-            len(left_out),
-            "; ".join(f"{s} ({exclude[s]})" for s in left_out),
-        )
+    if left_out(meta_ids, exclude, file=metadata_path):
         metadata = metadata.drop(index=[s for s in metadata.index if str(s) in exclude])
         meta_ids = pd.Index(metadata.index.astype(str))
-        if not len(meta_ids):
-            raise InputError("every sample of the clinical sheet is excluded by the sample status")
     linked_taxa = features = None
     if taxa is not None:
         keep = [s for s in taxa.data.index if s in meta_ids and s not in empty_taxa]

@@ -167,7 +167,14 @@ def run_integrate(
             annotation=annotation_path,
             sample_ids=ids,
         )
-    linked = link(meta.table, meta.types, taxa=taxa, metabolites=metabolites, exclude=exclude)
+    linked = link(
+        meta.table,
+        meta.types,
+        taxa=taxa,
+        metabolites=metabolites,
+        exclude=exclude,
+        metadata_path=os.fspath(metadata_path),
+    )
     _check_variables(settings, linked.metadata)
     created = source_date([metadata_path, taxa_path, metabolites_path, annotation_path])
 
