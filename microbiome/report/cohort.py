@@ -34,7 +34,6 @@ from microbiome.report.inputs import (
     INTEGRATE_FILES,
     MODEL_JSON,
     StageOutputs,
-    read_qc,
     read_stage,
 )
 from microbiome.status import (
@@ -42,6 +41,7 @@ from microbiome.status import (
     classification_from_taxa,
     mark_empty,
     read_classification,
+    read_qc,
     read_status,
     sample_status,
     with_exclusion,
@@ -108,7 +108,6 @@ class Cohort:
     time_labels: pd.Series  # sample -> "timepoint 1" / "2024-01-03" / ""
     order: pd.Series  # sample -> sort key within its patient
     qc: pd.DataFrame | None
-    status: pd.DataFrame  # microbiome.status columns, every sample known (also not profiled)
     indices: pd.DataFrame  # per sample: status, classified share, indices (NA when excluded)
     reference: list[str]
     reference_label: str
@@ -150,27 +149,21 @@ class Cohort:
             return f"only {row['coverage_reason']}"
         return ""
 
+    def _too_few(self, n: int, group: str, what: str = "sample(s)") -> str:
+        minimum = self.settings["min_reference_samples"]
+        if n < minimum:
+            return f"{group} has {n} {what}, fewer than the {minimum} needed for a usable range"
+        return ""
+
     def reference_guard(self) -> str:
         """Why percentiles and the dysbiosis score are greyed out ('' when they are not): a
         reference group smaller than ``min_reference_samples``."""
-        n, minimum = len(self.reference), self.settings["min_reference_samples"]
-        if n < minimum:
-            return (
-                f"the reference group ({self.reference_label}) has {n} sample(s), fewer than "
-                f"the {minimum} needed for a usable range"
-            )
-        return ""
+        return self._too_few(len(self.reference), f"the reference group ({self.reference_label})")
 
     def cohort_guard(self) -> str:
         """Why comparisons with the cohort ('higher/lower than most') are greyed out ('' when
         they are not): fewer usable samples than ``min_reference_samples``."""
-        n, minimum = len(self.usable), self.settings["min_reference_samples"]
-        if n < minimum:
-            return (
-                f"the cohort has {n} usable sample(s), fewer than the {minimum} needed for a "
-                "usable range"
-            )
-        return ""
+        return self._too_few(len(self.usable), "the cohort", "usable sample(s)")
 
     def patient_samples(self, patient: str) -> list[str]:
         samples = self.patients.index[self.patients == patient]
@@ -318,7 +311,6 @@ def load_cohort(inputs: Inputs, config: dict) -> Cohort:
         time_labels=time_labels,
         order=order,
         qc=qc,
-        status=status,
         indices=indices,
         reference=reference,
         reference_label=reference_label,

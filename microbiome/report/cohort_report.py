@@ -17,7 +17,7 @@ from microbiome.report.cohort import (
     model_guard,
 )
 from microbiome.report.inputs import INTEGRATE_FILES, StageOutputs
-from microbiome.report.patient_report import badge_value, classified_label
+from microbiome.report.patient_report import badge_value
 from microbiome.report.text import fmt, pct, records, sci
 from microbiome.status import coverage_thresholds
 
@@ -43,7 +43,7 @@ def cohort_context(cohort: Cohort) -> dict:
                 "quality": badge_value(row["qc_verdict"]),
                 "reason": row["qc_reason"],
                 "coverage_verdict": row["coverage_verdict"],
-                "coverage": classified_label(row["classified_fraction"], row["coverage_verdict"]),
+                "coverage": badge_value(row["coverage_verdict"]),
                 "coverage_reason": row["coverage_reason"],
                 "classified": pct(row["classified_fraction"]),
                 "excluded": row["excluded"] == "yes",

@@ -17,9 +17,6 @@ import pandas as pd
 
 from microbiome.errors import InputError
 from microbiome.io.tables import read_tsv
-from microbiome.status import read_qc
-
-__all__ = ["read_json", "read_qc", "read_stage", "read_tsv"]
 
 #: Required columns of each optional TSV, relative to its stage's folder.
 DIVERSITY_FILES = {

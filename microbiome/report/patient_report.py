@@ -88,7 +88,7 @@ def patient_context(cohort: Cohort, patient: str) -> dict:
         failed = ", ".join(f"{x} ({idx.at[x, 'exclusion_reason'].split(':')[0]})" for x in samples)
         ctx["summary"] = [
             _quality_line(last, samples, idx, cohort),
-            _coverage_line(last, samples, idx),
+            _coverage_line(last),
             {
                 "key": "results",
                 "label": "Results",
@@ -102,7 +102,7 @@ def patient_context(cohort: Cohort, patient: str) -> dict:
         return ctx
     r = idx.loc[latest]
     guard = cohort.index_guard(latest)
-    summary = [_quality_line(r, samples, idx, cohort), _coverage_line(r, samples, idx)]
+    summary = [_quality_line(r, samples, idx, cohort), _coverage_line(r)]
     summary.append(_gmhi_line(r, cohort, guard))
     summary.append(_dysbiosis_line(r, cohort, guard))
     if "diversity" in idx:
@@ -201,7 +201,7 @@ def _quality_line(r: pd.Series, samples: list[str], idx: pd.DataFrame, cohort: C
     }
 
 
-def _coverage_line(r: pd.Series, samples: list[str], idx: pd.DataFrame) -> dict:
+def _coverage_line(r: pd.Series) -> dict:
     """Profiling coverage: the classified share of reads, its verdict and what it means."""
     verdict, fraction = r["coverage_verdict"], r["classified_fraction"]
     species = r.get("species_percent", np.nan)
@@ -215,6 +215,8 @@ def _coverage_line(r: pd.Series, samples: list[str], idx: pd.DataFrame) -> dict:
         rest = (
             "The other reads matched nothing in the reference database and are shown as "
             "unclassified."
+            if not fraction >= 1
+            else ""
         )
         why = r["coverage_reason"]
         if verdict == "FAIL":
@@ -225,7 +227,7 @@ def _coverage_line(r: pd.Series, samples: list[str], idx: pd.DataFrame) -> dict:
                 f"of the community and are greyed out. {rest}"
             )
         elif pd.notna(fraction):
-            text = f"{pct(fraction)} of the reads were classified{to_species}. {rest}"
+            text = f"{pct(fraction)} of the reads were classified{to_species}. {rest}".strip()
         else:
             text = why
     return {
