@@ -295,9 +295,6 @@ def records_to_batch(records: list, first_record: int = 0) -> ReadBatch:
     )
 
 
-_COMPLEMENT = str.maketrans("ACGTNacgtn", "TGCANtgcan")
-
-
 @dataclass
 class AlignmentSummary:
     """What reading a SAM/BAM/CRAM found: whether it is aligned, and the records skipped.
@@ -391,21 +388,20 @@ def _alignment_records(
                     summary.supplementary += read.is_supplementary and not read.is_secondary
                     continue
                 summary.mapped += not read.is_unmapped
+                summary.reversed += read.is_reverse
                 if mate == 1 and not read.is_read1 or mate == 2 and not read.is_read2:
                     continue
-                seq = read.query_sequence
+                # pysam turns reverse-strand records back (IUPAC codes complemented too)
+                seq = read.get_forward_sequence()
                 if seq is None:
                     raise InputError(
                         f"record {index + 1} ({read.query_name}) has no sequence", file=path
                     )
-                quals = read.query_qualities
                 qual = (
-                    pysam.qualities_to_qualitystring(quals) if quals is not None else "I" * len(seq)
+                    "I" * len(seq)
+                    if read.query_qualities is None
+                    else pysam.qualities_to_qualitystring(read.get_forward_qualities())
                 )
-                if read.is_reverse:
-                    summary.reversed += 1
-                    seq = seq[::-1].translate(_COMPLEMENT)
-                    qual = qual[::-1]
                 yield dnaio.SequenceRecord(
                     read.query_name + (f"/{mate}" if mate else ""), seq, qual
                 )
