@@ -431,17 +431,20 @@ def alignment_file_is_paired(path: str | os.PathLike, probe: int = 1000) -> bool
 INTERLEAVE_PROBE_BYTES = 64 << 10
 INTERLEAVE_PROBE_RECORDS = 200
 
-_ILLUMINA_MATE = re.compile(r"([12]):[YN]:")
+_ILLUMINA_MATE = re.compile(r"([123]):[YN]:")
 
 
-def _mate_of(name: str) -> tuple[str, int | None]:
-    """(read ID, mate 1 or 2 or None) of a read name: a ``/1`` ``/2`` suffix of the ID, or an
-    Illumina ``1:N:...`` ``2:N:...`` comment."""
-    parts = name.split(maxsplit=1)
-    rid = parts[0] if parts else ""
-    if len(rid) >= 2 and rid[-2] == "/" and rid[-1] in "12":
-        return rid[:-2], int(rid[-1])
-    if len(parts) > 1 and (match := _ILLUMINA_MATE.match(parts[1])):
+def _mate_of(batch: ReadBatch, i: int) -> tuple[bytes, int | None]:
+    """(read ID, mate number or None) of read ``i`` of ``batch``: the ID as paired
+    (:func:`~microbiome.io._kernels.read_id`, a ``/1`` ``/2`` ``/3`` suffix removed) and the
+    mate that suffix, or else an Illumina ``1:N:...`` ``2:N:...`` comment, gives."""
+    start, stop = int(batch.name_offsets[i]), int(batch.name_offsets[i + 1])
+    end, mate, word_end = _kernels.read_id(batch.name_data, start, stop)
+    rid = batch.name_data[start:end].tobytes()
+    if mate:
+        return rid, int(mate)
+    comment = batch.name_data[word_end:stop].tobytes().decode("ascii", "replace").lstrip()
+    if match := _ILLUMINA_MATE.match(comment):
         return rid, int(match.group(1))
     return rid, None
 
@@ -452,7 +455,8 @@ def is_interleaved(path: str | os.PathLike) -> bool:
     A SAM/BAM/CRAM is interleaved when its records carry the paired flag. A FASTQ/FASTA file is
     when its first records (``INTERLEAVE_PROBE_RECORDS``, within ``INTERLEAVE_PROBE_BYTES``)
     come in pairs of the same read ID and every pair is marked mate 1 then mate 2 (``/1``
-    ``/2`` suffixes or Illumina ``1:N:`` ``2:N:`` comments), or, unmarked, when the pairs share
+    ``/2`` suffixes or Illumina ``1:N:`` ``2:N:`` comments; ``/3`` or ``3:N:`` for mate 2 of a
+    run that read an index in between), or, unmarked, when the pairs share
     their names while different pairs have different ones. A read error raises InputError.
     """
     path = os.fspath(path)
@@ -468,11 +472,11 @@ def is_interleaved(path: str | os.PathLike) -> bool:
     if batch is None:
         return False
     n = min(len(batch), INTERLEAVE_PROBE_RECORDS) // 2 * 2
-    mates = [_mate_of(batch.name(i)) for i in range(n)]
+    mates = [_mate_of(batch, i) for i in range(n)]
     pairs = list(zip(mates[0::2], mates[1::2], strict=True))
     if not pairs or any(a[0] != b[0] for a, b in pairs):
         return False
-    if all(a[1] == 1 and b[1] == 2 for a, b in pairs):
+    if all(a[1] == 1 and b[1] in (2, 3) for a, b in pairs):
         return True
     unmarked = all(a[1] is None and b[1] is None for a, b in pairs)
     return unmarked and len({a[0] for a, _ in pairs}) > 1
@@ -760,16 +764,7 @@ def _interleaved_batches(
             yield b1, b2
 
     for b1, b2 in prefetch(pairs()) if threads > 1 else pairs():
-        bad = _kernels.first_unpaired(b1.name_data, b1.name_offsets, b2.name_data, b2.name_offsets)
-        if bad >= 0:
-            record = 2 * (b2.first_record + bad) + 1  # 0-based, in the file
-            where = {"line": 4 * record + 1} if b2.qual is not None else {}
-            raise InputError(
-                f"read '{b2.name(bad)}' does not pair with read '{b1.name(bad)}' before it "
-                f"(interleaved reads hold mate 1 then mate 2 of each pair; record {record + 1})",
-                file=path,
-                **where,
-            )
+        check_mates(b1, b2, path, path, interleaved=True)
         yield b1, b2
 
 
@@ -782,14 +777,26 @@ def _tap(batches: Iterator[ReadBatch], function: Callable[[ReadBatch], object]):
 def check_mates(
     b1: ReadBatch, b2: ReadBatch, path1: str, path2: str, *, interleaved: bool = False
 ) -> None:
-    """Raise InputError at the first pair of reads whose IDs differ."""
+    """Raise InputError at the first pair of reads whose IDs differ (:func:`_kernels.read_id`).
+
+    ``interleaved``: both mates come from the one file ``path1``, and record ``i`` of ``b1``
+    and ``b2`` is pair ``i`` (``first_record`` counts pairs): for a FASTQ/FASTA, whose mates
+    alternate, the error names mate 2's record (``2 i + 2``) and line in the file; for a
+    SAM/BAM/CRAM (mates read apart, secondary records skipped) it names the pair. A FASTQ
+    error names the line of mate 2's header.
+    """
     bad = _kernels.first_unpaired(b1.name_data, b1.name_offsets, b2.name_data, b2.name_offsets)
-    if bad >= 0:
-        index = b2.first_record + bad
-        where = {"line": 4 * index + 1} if b2.qual is not None and not interleaved else {}
-        raise InputError(
-            f"read '{b2.name(bad)}' does not pair with read '{b1.name(bad)}' at the same "
-            f"position of {path1} (mates must be in the same order, record {index + 1})",
-            file=path2,
-            **where,
-        )
+    if bad < 0:
+        return
+    index = b2.first_record + bad  # 0-based: the pair, or the record of a mate file
+    alignment = is_alignment_file(path2)
+    record = 2 * index + 1 if interleaved and not alignment else index  # 0-based, in path2
+    where = {"line": 4 * record + 1} if b2.qual is not None and not alignment else {}
+    pair = f"read '{b2.name(bad)}' does not pair with read '{b1.name(bad)}'"
+    if not interleaved:
+        what = f"at the same position of {path1} (mates must be in the same order, record"
+    elif alignment:
+        what = "(interleaved reads hold mate 1 and mate 2 of each pair; pair"
+    else:
+        what = "before it (interleaved reads hold mate 1 then mate 2 of each pair; record"
+    raise InputError(f"{pair} {what} {record + 1})", file=path2, **where)

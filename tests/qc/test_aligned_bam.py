@@ -184,3 +184,18 @@ def test_paired_bam_counts_and_restores_every_reverse_read(tmp_path, capsys):
     assert "20 reverse-strand reads turned back" in capsys.readouterr().err
     entry = json.loads((tmp_path / "s.json").read_text())["files"][0]
     assert entry["alignment"]["reverse_strand_restored"] == 20
+
+
+def test_paired_bam_with_unpaired_mates_names_the_pair(tmp_path, capsys):
+    bam = tmp_path / "unpaired.bam"
+    with pysam.AlignmentFile(str(bam), "wb", header={"HD": {"VN": "1.6"}}) as out:
+        for name, flag in (("p1", 64), ("p1", 128), ("p2", 64), ("p3", 128)):
+            a = pysam.AlignedSegment()
+            a.query_name, a.query_sequence, a.flag = name, "ACGTACGTAC", 1 | 4 | 8 | flag
+            a.query_qualities = pysam.qualitystring_to_array("IIIIIIIIII")
+            out.write(a)
+    assert main(["stats", str(bam), "-o", str(tmp_path / "s.json")]) == 1
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        f"microbiome: error: {bam}: read 'p3/2' does not pair with read 'p2/1' (interleaved "
+        "reads hold mate 1 and mate 2 of each pair; pair 2)"
+    )
