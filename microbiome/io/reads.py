@@ -493,23 +493,37 @@ def is_paired(path1: str | os.PathLike, path2: str | os.PathLike | None = None) 
     return False
 
 
-def _gather(data: np.ndarray, offsets: np.ndarray, index: np.ndarray):
-    """The records ``index`` of flat ``data`` with ``offsets``, vectorised: (their data, their
-    offsets, the positions taken from ``data``, to take qualities alike)."""
-    starts = offsets[index]
-    lengths = offsets[index + 1] - starts
-    new = np.zeros(index.shape[0] + 1, dtype=np.int64)
-    np.cumsum(lengths, out=new[1:])
-    positions = np.repeat(starts - new[:-1], lengths) + np.arange(new[-1], dtype=np.int64)
-    return data[positions], new, positions
+def _split_records(
+    data: np.ndarray, offsets: np.ndarray, odd: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Split the records of flat ``data`` with ``offsets`` by the per-record mask ``odd``:
+    (even records' data, their offsets, odd records' data, their offsets, the per-byte mask,
+    to split qualities alike)."""
+    lengths = np.diff(offsets)
+    mask = np.repeat(odd, lengths)
+    parts = []
+    for keep in (~odd, odd):
+        new = np.zeros(np.count_nonzero(keep) + 1, dtype=np.int64)
+        np.cumsum(lengths[keep], out=new[1:])
+        parts.append(new)
+    return data[~mask], parts[0], data[mask], parts[1], mask
 
 
-def _take(batch: ReadBatch, index: np.ndarray, first_record: int) -> ReadBatch:
-    """A new batch of the reads ``index`` of ``batch``."""
-    seq, offsets, positions = _gather(batch.seq, batch.offsets, index)
-    names, name_offsets, _ = _gather(batch.name_data, batch.name_offsets, index)
-    qual = None if batch.qual is None else batch.qual[positions]
-    return ReadBatch(seq, qual, offsets, names, name_offsets, first_record)
+def _split_mates(batch: ReadBatch, first_record: int) -> tuple[ReadBatch, ReadBatch]:
+    """(even reads, odd reads) of a batch of an even number of reads, as two new batches."""
+    odd = np.zeros(len(batch), dtype=bool)
+    odd[1::2] = True
+    seq1, offsets1, seq2, offsets2, mask = _split_records(batch.seq, batch.offsets, odd)
+    names1, noffsets1, names2, noffsets2, _ = _split_records(
+        batch.name_data, batch.name_offsets, odd
+    )
+    qual1 = qual2 = None
+    if batch.qual is not None:
+        qual1, qual2 = batch.qual[~mask], batch.qual[mask]
+    return (
+        ReadBatch(seq1, qual1, offsets1, names1, noffsets1, first_record),
+        ReadBatch(seq2, qual2, offsets2, names2, noffsets2, first_record),
+    )
 
 
 def _concat(a: ReadBatch, b: ReadBatch) -> ReadBatch:
@@ -536,9 +550,7 @@ def _deinterleave(batches: Iterator[ReadBatch], path: str) -> Iterator[tuple[Rea
             carry, batch = batch.slice(n - 1, n), batch.slice(0, n - 1)
         if len(batch) == 0:
             continue
-        even = np.arange(0, len(batch), 2)
-        first = batch.first_record // 2
-        yield _take(batch, even, first), _take(batch, even + 1, first)
+        yield _split_mates(batch, batch.first_record // 2)
     if carry is not None:
         raise InputError(
             f"interleaved paired-end reads end with a read without its mate: record "
