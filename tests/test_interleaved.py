@@ -40,8 +40,23 @@ def records(n, name):
         (lambda i: f"r{i}/1", False),  # single-end mate 1
         (lambda i: "read", False),  # every name the same: no evidence of pairs
         (lambda i: f"r{i // 2}/{2 - i % 2}", False),  # mates in the wrong order
+        # /1 /3 (an index read in between): the IDs the pairing check uses (it strips /3)
+        (lambda i: f"r{i // 2}/{1 + 2 * (i % 2)}", True),
+        (lambda i: f"r{i // 2} {1 + 2 * (i % 2)}:N:0:ACGT", True),
+        (lambda i: f"r{i // 2}/3", False),  # no mate 1
     ],
-    ids=["suffix", "illumina", "same_names", "single", "mate1_only", "all_same", "swapped"],
+    ids=[
+        "suffix",
+        "illumina",
+        "same_names",
+        "single",
+        "mate1_only",
+        "all_same",
+        "swapped",
+        "suffix_3",
+        "illumina_3",
+        "mate3_only",
+    ],
 )
 def test_detection(tmp_path, names, expected):
     from microbiome.io.reads import is_interleaved
@@ -73,6 +88,14 @@ def test_stats_cli_reads_it_as_pairs(tmp_path, capsys, interleaved):
         capsys.readouterr().err
     )
     assert '"layout": "paired"' in (tmp_path / "s.json").read_text()
+
+
+def test_mates_1_and_3_are_read_as_pairs(tmp_path):
+    from microbiome.stats import sample_stats
+
+    path = write_fastq(tmp_path / "r.fq", records(40, lambda i: f"r{i // 2}/{1 + 2 * (i % 2)}"))
+    result = sample_stats("s", path)
+    assert result["layout"] == "paired" and result["pairs"] == 20
 
 
 def test_odd_number_of_records_is_an_error(tmp_path, capsys):

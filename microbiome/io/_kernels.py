@@ -116,14 +116,22 @@ def parse_fastq(buf, n, seq_out, qual_out, offsets, name_out, name_offsets):
 
 
 @numba.njit(cache=True, nogil=True)
-def _id_end(names, start, end):
-    """End of a read's ID: the name up to the first space/tab, without a /1, /2 or /3 suffix."""
+def read_id(names, start, end):
+    """The one rule for a read's ID (pairing, interleave detection): the name
+    ``names[start:end]`` up to the first space/tab, without a ``/1``, ``/2`` or ``/3`` mate
+    suffix. Returns (end of the ID, the suffix's mate number or 0, end of the first word)."""
     i = start
     while i < end and names[i] != 32 and names[i] != 9:
         i += 1
     if i - start >= 2 and names[i - 2] == 47 and 49 <= names[i - 1] <= 51:  # '/1' '/2' '/3'
-        i -= 2
-    return i
+        return i - 2, names[i - 1] - 48, i
+    return i, 0, i
+
+
+@numba.njit(cache=True, nogil=True)
+def _id_end(names, start, end):
+    """End of a read's ID (:func:`read_id`)."""
+    return read_id(names, start, end)[0]
 
 
 @numba.njit(cache=True, nogil=True)

@@ -9,6 +9,9 @@ finished. What is not a regular file is never replaced by one:
 - a character or block device, a FIFO or a socket, and the name of an open file
   (``/dev/stdout``, ``/dev/fd/3``, ``/proc/self/fd/3``) is opened and written directly, as a
   shell redirection would;
+- unless the writer needs a seekable file (``atomic_path(path, seekable=True)``, for a
+  writer at offsets, ``os.pwrite``, which a pipe, FIFO or terminal refuses): the output is then
+  made in a temporary file and copied there once complete, as for ``-``;
 - a symbolic link is resolved: its target is written (atomically when it is a regular file) and
   the link is kept;
 - a directory is refused with a :class:`~microbiome.errors.ConfigError`.
@@ -75,28 +78,31 @@ def output_kind(path: str | os.PathLike) -> str:
 
 
 @contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+def atomic_path(path: str | os.PathLike, *, seekable: bool = False) -> Iterator[Path]:
     """Yield the path to write ``path``'s content to; see the module's description.
 
     For a regular file or a new path, a temporary file next to the target (a symbolic link's
     target) is yielded and renamed onto it on success, deleted on failure; parent folders are
     created. For ``-`` a temporary file is yielded and copied to stdout on success. For a
-    device, FIFO or socket the path itself is yielded. Use the yielded path for whatever writes
-    the file::
+    device, FIFO or socket the path itself is yielded, or, with ``seekable``, a temporary file
+    copied to it on success. Use the yielded path for whatever writes the file::
 
         with atomic_path("out.json") as tmp:
             tmp.write_text(text)
     """
     kind = output_kind(path)
     name = os.fspath(path)
-    if kind == "through":
+    if kind == "through" and not seekable:
         with _naming_errors(name):
             yield Path(name)
         return
-    if kind == "stdout":
-        with _temporary(None, "stdout", name=STDOUT_NAME) as tmp:
+    if kind != "atomic":  # stdout, or written through but by a writer that seeks
+        stdout = kind == "stdout"
+        with _temporary(
+            None, "stdout" if stdout else "output", name=STDOUT_NAME if stdout else name
+        ) as tmp:
             yield tmp
-            _copy_to_stdout(tmp)
+            _copy_out(tmp, None if stdout else name)
         return
     final = Path(os.path.realpath(name))  # a symbolic link's target; the link stays
     with _naming_errors(name):
@@ -150,7 +156,12 @@ def _naming_errors(name: str, tmp: Path | None = None) -> Iterator[None]:
         raise
 
 
-def _copy_to_stdout(tmp: Path) -> None:
+def _copy_out(tmp: Path, name: str | None) -> None:
+    """Copy the finished temporary file to ``name``, a file written through (None: stdout)."""
+    if name is not None:
+        with open(tmp, "rb") as f, _naming_errors(name), open(name, "wb") as out:
+            shutil.copyfileobj(f, out)
+        return
     sys.stdout.flush()
     with open(tmp, "rb") as f, stdout_errors():
         shutil.copyfileobj(f, sys.stdout.buffer)

@@ -295,9 +295,6 @@ def records_to_batch(records: list, first_record: int = 0) -> ReadBatch:
     )
 
 
-_COMPLEMENT = str.maketrans("ACGTNacgtn", "TGCANtgcan")
-
-
 @dataclass
 class AlignmentSummary:
     """What reading a SAM/BAM/CRAM found: whether it is aligned, and the records skipped.
@@ -391,21 +388,20 @@ def _alignment_records(
                     summary.supplementary += read.is_supplementary and not read.is_secondary
                     continue
                 summary.mapped += not read.is_unmapped
+                summary.reversed += read.is_reverse
                 if mate == 1 and not read.is_read1 or mate == 2 and not read.is_read2:
                     continue
-                seq = read.query_sequence
+                # pysam turns reverse-strand records back (IUPAC codes complemented too)
+                seq = read.get_forward_sequence()
                 if seq is None:
                     raise InputError(
                         f"record {index + 1} ({read.query_name}) has no sequence", file=path
                     )
-                quals = read.query_qualities
                 qual = (
-                    pysam.qualities_to_qualitystring(quals) if quals is not None else "I" * len(seq)
+                    "I" * len(seq)
+                    if read.query_qualities is None
+                    else pysam.qualities_to_qualitystring(read.get_forward_qualities())
                 )
-                if read.is_reverse:
-                    summary.reversed += 1
-                    seq = seq[::-1].translate(_COMPLEMENT)
-                    qual = qual[::-1]
                 yield dnaio.SequenceRecord(
                     read.query_name + (f"/{mate}" if mate else ""), seq, qual
                 )
@@ -435,17 +431,20 @@ def alignment_file_is_paired(path: str | os.PathLike, probe: int = 1000) -> bool
 INTERLEAVE_PROBE_BYTES = 64 << 10
 INTERLEAVE_PROBE_RECORDS = 200
 
-_ILLUMINA_MATE = re.compile(r"([12]):[YN]:")
+_ILLUMINA_MATE = re.compile(r"([123]):[YN]:")
 
 
-def _mate_of(name: str) -> tuple[str, int | None]:
-    """(read ID, mate 1 or 2 or None) of a read name: a ``/1`` ``/2`` suffix of the ID, or an
-    Illumina ``1:N:...`` ``2:N:...`` comment."""
-    parts = name.split(maxsplit=1)
-    rid = parts[0] if parts else ""
-    if len(rid) >= 2 and rid[-2] == "/" and rid[-1] in "12":
-        return rid[:-2], int(rid[-1])
-    if len(parts) > 1 and (match := _ILLUMINA_MATE.match(parts[1])):
+def _mate_of(batch: ReadBatch, i: int) -> tuple[bytes, int | None]:
+    """(read ID, mate number or None) of read ``i`` of ``batch``: the ID as paired
+    (:func:`~microbiome.io._kernels.read_id`, a ``/1`` ``/2`` ``/3`` suffix removed) and the
+    mate that suffix, or else an Illumina ``1:N:...`` ``2:N:...`` comment, gives."""
+    start, stop = int(batch.name_offsets[i]), int(batch.name_offsets[i + 1])
+    end, mate, word_end = _kernels.read_id(batch.name_data, start, stop)
+    rid = batch.name_data[start:end].tobytes()
+    if mate:
+        return rid, int(mate)
+    comment = batch.name_data[word_end:stop].tobytes().decode("ascii", "replace").lstrip()
+    if match := _ILLUMINA_MATE.match(comment):
         return rid, int(match.group(1))
     return rid, None
 
@@ -456,7 +455,8 @@ def is_interleaved(path: str | os.PathLike) -> bool:
     A SAM/BAM/CRAM is interleaved when its records carry the paired flag. A FASTQ/FASTA file is
     when its first records (``INTERLEAVE_PROBE_RECORDS``, within ``INTERLEAVE_PROBE_BYTES``)
     come in pairs of the same read ID and every pair is marked mate 1 then mate 2 (``/1``
-    ``/2`` suffixes or Illumina ``1:N:`` ``2:N:`` comments), or, unmarked, when the pairs share
+    ``/2`` suffixes or Illumina ``1:N:`` ``2:N:`` comments; ``/3`` or ``3:N:`` for mate 2 of a
+    run that read an index in between), or, unmarked, when the pairs share
     their names while different pairs have different ones. A read error raises InputError.
     """
     path = os.fspath(path)
@@ -472,11 +472,11 @@ def is_interleaved(path: str | os.PathLike) -> bool:
     if batch is None:
         return False
     n = min(len(batch), INTERLEAVE_PROBE_RECORDS) // 2 * 2
-    mates = [_mate_of(batch.name(i)) for i in range(n)]
+    mates = [_mate_of(batch, i) for i in range(n)]
     pairs = list(zip(mates[0::2], mates[1::2], strict=True))
     if not pairs or any(a[0] != b[0] for a, b in pairs):
         return False
-    if all(a[1] == 1 and b[1] == 2 for a, b in pairs):
+    if all(a[1] == 1 and b[1] in (2, 3) for a, b in pairs):
         return True
     unmarked = all(a[1] is None and b[1] is None for a, b in pairs)
     return unmarked and len({a[0] for a, _ in pairs}) > 1
@@ -493,23 +493,37 @@ def is_paired(path1: str | os.PathLike, path2: str | os.PathLike | None = None) 
     return False
 
 
-def _gather(data: np.ndarray, offsets: np.ndarray, index: np.ndarray):
-    """The records ``index`` of flat ``data`` with ``offsets``, vectorised: (their data, their
-    offsets, the positions taken from ``data``, to take qualities alike)."""
-    starts = offsets[index]
-    lengths = offsets[index + 1] - starts
-    new = np.zeros(index.shape[0] + 1, dtype=np.int64)
-    np.cumsum(lengths, out=new[1:])
-    positions = np.repeat(starts - new[:-1], lengths) + np.arange(new[-1], dtype=np.int64)
-    return data[positions], new, positions
+def _split_records(
+    data: np.ndarray, offsets: np.ndarray, odd: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Split the records of flat ``data`` with ``offsets`` by the per-record mask ``odd``:
+    (even records' data, their offsets, odd records' data, their offsets, the per-byte mask,
+    to split qualities alike)."""
+    lengths = np.diff(offsets)
+    mask = np.repeat(odd, lengths)
+    parts = []
+    for keep in (~odd, odd):
+        new = np.zeros(np.count_nonzero(keep) + 1, dtype=np.int64)
+        np.cumsum(lengths[keep], out=new[1:])
+        parts.append(new)
+    return data[~mask], parts[0], data[mask], parts[1], mask
 
 
-def _take(batch: ReadBatch, index: np.ndarray, first_record: int) -> ReadBatch:
-    """A new batch of the reads ``index`` of ``batch``."""
-    seq, offsets, positions = _gather(batch.seq, batch.offsets, index)
-    names, name_offsets, _ = _gather(batch.name_data, batch.name_offsets, index)
-    qual = None if batch.qual is None else batch.qual[positions]
-    return ReadBatch(seq, qual, offsets, names, name_offsets, first_record)
+def _split_mates(batch: ReadBatch, first_record: int) -> tuple[ReadBatch, ReadBatch]:
+    """(even reads, odd reads) of a batch of an even number of reads, as two new batches."""
+    odd = np.zeros(len(batch), dtype=bool)
+    odd[1::2] = True
+    seq1, offsets1, seq2, offsets2, mask = _split_records(batch.seq, batch.offsets, odd)
+    names1, noffsets1, names2, noffsets2, _ = _split_records(
+        batch.name_data, batch.name_offsets, odd
+    )
+    qual1 = qual2 = None
+    if batch.qual is not None:
+        qual1, qual2 = batch.qual[~mask], batch.qual[mask]
+    return (
+        ReadBatch(seq1, qual1, offsets1, names1, noffsets1, first_record),
+        ReadBatch(seq2, qual2, offsets2, names2, noffsets2, first_record),
+    )
 
 
 def _concat(a: ReadBatch, b: ReadBatch) -> ReadBatch:
@@ -536,9 +550,7 @@ def _deinterleave(batches: Iterator[ReadBatch], path: str) -> Iterator[tuple[Rea
             carry, batch = batch.slice(n - 1, n), batch.slice(0, n - 1)
         if len(batch) == 0:
             continue
-        even = np.arange(0, len(batch), 2)
-        first = batch.first_record // 2
-        yield _take(batch, even, first), _take(batch, even + 1, first)
+        yield _split_mates(batch, batch.first_record // 2)
     if carry is not None:
         raise InputError(
             f"interleaved paired-end reads end with a read without its mate: record "
@@ -764,16 +776,7 @@ def _interleaved_batches(
             yield b1, b2
 
     for b1, b2 in prefetch(pairs()) if threads > 1 else pairs():
-        bad = _kernels.first_unpaired(b1.name_data, b1.name_offsets, b2.name_data, b2.name_offsets)
-        if bad >= 0:
-            record = 2 * (b2.first_record + bad) + 1  # 0-based, in the file
-            where = {"line": 4 * record + 1} if b2.qual is not None else {}
-            raise InputError(
-                f"read '{b2.name(bad)}' does not pair with read '{b1.name(bad)}' before it "
-                f"(interleaved reads hold mate 1 then mate 2 of each pair; record {record + 1})",
-                file=path,
-                **where,
-            )
+        check_mates(b1, b2, path, path, interleaved=True)
         yield b1, b2
 
 
@@ -786,14 +789,26 @@ def _tap(batches: Iterator[ReadBatch], function: Callable[[ReadBatch], object]):
 def check_mates(
     b1: ReadBatch, b2: ReadBatch, path1: str, path2: str, *, interleaved: bool = False
 ) -> None:
-    """Raise InputError at the first pair of reads whose IDs differ."""
+    """Raise InputError at the first pair of reads whose IDs differ (:func:`_kernels.read_id`).
+
+    ``interleaved``: both mates come from the one file ``path1``, and record ``i`` of ``b1``
+    and ``b2`` is pair ``i`` (``first_record`` counts pairs): for a FASTQ/FASTA, whose mates
+    alternate, the error names mate 2's record (``2 i + 2``) and line in the file; for a
+    SAM/BAM/CRAM (mates read apart, secondary records skipped) it names the pair. A FASTQ
+    error names the line of mate 2's header.
+    """
     bad = _kernels.first_unpaired(b1.name_data, b1.name_offsets, b2.name_data, b2.name_offsets)
-    if bad >= 0:
-        index = b2.first_record + bad
-        where = {"line": 4 * index + 1} if b2.qual is not None and not interleaved else {}
-        raise InputError(
-            f"read '{b2.name(bad)}' does not pair with read '{b1.name(bad)}' at the same "
-            f"position of {path1} (mates must be in the same order, record {index + 1})",
-            file=path2,
-            **where,
-        )
+    if bad < 0:
+        return
+    index = b2.first_record + bad  # 0-based: the pair, or the record of a mate file
+    alignment = is_alignment_file(path2)
+    record = 2 * index + 1 if interleaved and not alignment else index  # 0-based, in path2
+    where = {"line": 4 * record + 1} if b2.qual is not None and not alignment else {}
+    pair = f"read '{b2.name(bad)}' does not pair with read '{b1.name(bad)}'"
+    if not interleaved:
+        what = f"at the same position of {path1} (mates must be in the same order, record"
+    elif alignment:
+        what = "(interleaved reads hold mate 1 and mate 2 of each pair; pair"
+    else:
+        what = "before it (interleaved reads hold mate 1 then mate 2 of each pair; record"
+    raise InputError(f"{pair} {what} {record + 1})", file=path2, **where)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import os
-import stat
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -270,11 +269,10 @@ class KmerCounter:
             total_kmers=self.total_kmers,
             distinct_kmers=distinct,
         )
-        with atomic_path(path) as tmp:
+        with atomic_path(path, seekable=True) as tmp:  # written at offsets
             fd = os.open(tmp, os.O_WRONLY)
             try:
-                if stat.S_ISREG(os.fstat(fd).st_mode):  # not a device (-o /dev/null)
-                    os.ftruncate(fd, header.file_size)
+                os.ftruncate(fd, header.file_size)  # a regular file, whatever the output
                 _pwrite(fd, header.pack(), 0)
 
                 def dump(t: int) -> None:

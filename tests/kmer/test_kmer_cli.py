@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
 import numpy as np
 import pytest
 from conftest import READS, random_records, write_fastq
@@ -70,6 +76,41 @@ def test_count_several_files_and_min_count(tmp_path, capsys, run_kmer):
     assert run_kmer("histo", out) == 0
     rows = [line.split("\t") for line in capsys.readouterr().out.splitlines()]
     assert rows and int(rows[0][0]) >= 2
+
+
+def test_count_to_a_fifo_is_the_regular_file(tmp_path, run_kmer, sample):
+    # The count file is written at offsets (pwrite), which a FIFO refuses ("Illegal seek"):
+    # it is made in a temporary file and copied into the FIFO.
+    path, _ = sample
+    assert run_kmer("count", "-k", 15, "-t", 2, "-o", tmp_path / "c.kmers", path) == 0
+    fifo = tmp_path / "out.fifo"
+    os.mkfifo(fifo)
+    got = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    try:
+        assert run_kmer("count", "-k", 15, "-t", 2, "-o", fifo, path) == 0
+    finally:
+        if reader.is_alive():  # the command failed before opening the FIFO: let the reader end
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        reader.join(60)
+    assert got == [(tmp_path / "c.kmers").read_bytes()]
+
+
+def test_count_to_dev_stdout_piped(tmp_path, run_kmer, sample):
+    # `microbiome kmer count ... -o /dev/stdout | cat`: the same bytes as a regular file.
+    path, _ = sample
+    assert run_kmer("count", "-k", 15, "-o", tmp_path / "c.kmers", path) == 0
+    command = Path(sys.executable).parent / "microbiome"
+    result = subprocess.run(
+        f"'{command}' kmer count -k 15 -q -o /dev/stdout '{path}' | cat",
+        shell=True,
+        capture_output=True,
+        timeout=300,
+    )
+    assert result.stderr == b""
+    assert result.returncode == 0
+    assert result.stdout == (tmp_path / "c.kmers").read_bytes()
 
 
 def test_usage_and_input_errors(tmp_path, capsys, run_kmer, sample):

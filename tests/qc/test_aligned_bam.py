@@ -4,17 +4,18 @@ counted, reverse-strand reads turned back to the orientation sequenced (issue 13
 from __future__ import annotations
 
 import json
+import random
 
 import dnaio
+import pysam
 import pytest
 from conftest import READS, write_fastq
 
 from microbiome.cli.main import main
-
-pysam = pytest.importorskip("pysam")
+from microbiome.io.reads import AlignmentSummary, read_paired_batches
 
 N = 400
-COMPLEMENT = str.maketrans("ACGTN", "TGCAN")
+COMPLEMENT = str.maketrans("ACGTNRYKMSWBDHV", "TGCANYRMKSWVHDB")  # IUPAC codes too
 
 
 def revcomp(seq: str) -> str:
@@ -141,3 +142,60 @@ def test_coordinate_sorted_paired_bam_is_refused(tmp_path, capsys):
         "mates (mates are apart); group the mates first: samtools collate, or samtools sort -n"
     )
     assert not (tmp_path / "s.json").exists()
+
+
+def test_paired_bam_counts_and_restores_every_reverse_read(tmp_path, capsys):
+    """An interleaved (paired) aligned BAM: one mate of each of 20 pairs on the reverse strand,
+    half of them mate 2. All 20 are counted (mate 2 is read in a pass of its own) and turned
+    back, IUPAC codes complemented (R stored as Y)."""
+    rng = random.Random(13)
+    header = {"HD": {"VN": "1.6", "SO": "queryname"}, "SQ": [{"SN": "chr1", "LN": 100_000}]}
+    bam = tmp_path / "paired.bam"
+    sequenced: dict[int, list[tuple[str, str, str]]] = {1: [], 2: []}
+    with pysam.AlignmentFile(str(bam), "wb", header=header) as out:
+        for i in range(20):
+            for mate in (1, 2):
+                seq = "".join(rng.choice("ACGT") for _ in range(30))
+                if i == 0:
+                    seq = "RRK" + seq[3:]  # IUPAC codes at the 5' end of a reverse mate 2
+                qual = "".join(rng.choice("#+5?I") for _ in range(30))
+                reverse = (mate == 2) == (i % 2 == 0)
+                sequenced[mate].append((f"p{i}/{mate}", seq, qual))
+                a = pysam.AlignedSegment()
+                a.query_name = f"p{i}"
+                a.query_sequence = revcomp(seq) if reverse else seq
+                a.query_qualities = pysam.qualitystring_to_array(qual[::-1] if reverse else qual)
+                a.flag = 1 | 2 | (64 if mate == 1 else 128) | (16 if reverse else 32)
+                a.reference_id, a.reference_start, a.mapping_quality = 0, 100 * i, 60
+                a.cigarstring = "30M"
+                out.write(a)
+    summary = AlignmentSummary(str(bam))
+    got: dict[int, list[tuple[str, str, str]]] = {1: [], 2: []}
+    for b1, b2 in read_paired_batches(bam, None, alignment=summary):
+        for mate, batch in ((1, b1), (2, b2)):
+            for i in range(len(batch)):
+                a, b = batch.offsets[i], batch.offsets[i + 1]
+                seq, qual = batch.seq[a:b].tobytes().decode(), batch.qual[a:b].tobytes().decode()
+                got[mate].append((batch.name(i), seq, qual))
+    assert got == sequenced
+    assert got[2][0][1].startswith("RRK")
+    assert summary.reversed == 20 and summary.records == summary.mapped == 40
+    assert main(["stats", str(bam), "-o", str(tmp_path / "s.json")]) == 0
+    assert "20 reverse-strand reads turned back" in capsys.readouterr().err
+    entry = json.loads((tmp_path / "s.json").read_text())["files"][0]
+    assert entry["alignment"]["reverse_strand_restored"] == 20
+
+
+def test_paired_bam_with_unpaired_mates_names_the_pair(tmp_path, capsys):
+    bam = tmp_path / "unpaired.bam"
+    with pysam.AlignmentFile(str(bam), "wb", header={"HD": {"VN": "1.6"}}) as out:
+        for name, flag in (("p1", 64), ("p1", 128), ("p2", 64), ("p3", 128)):
+            a = pysam.AlignedSegment()
+            a.query_name, a.query_sequence, a.flag = name, "ACGTACGTAC", 1 | 4 | 8 | flag
+            a.query_qualities = pysam.qualitystring_to_array("IIIIIIIIII")
+            out.write(a)
+    assert main(["stats", str(bam), "-o", str(tmp_path / "s.json")]) == 1
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        f"microbiome: error: {bam}: read 'p3/2' does not pair with read 'p2/1' (interleaved "
+        "reads hold mate 1 and mate 2 of each pair; pair 2)"
+    )
