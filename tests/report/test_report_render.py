@@ -352,19 +352,24 @@ def pdf_info(pdf: Path) -> str:
     return "\n".join(parts)
 
 
-def test_the_same_inputs_give_the_same_report_bytes_whatever_the_clock(
-    cohort_files, tmp_path, monkeypatch
-):
-    """A rerun days later (a resumed workflow) rewrites a patient's HTML and PDF byte for byte."""
+def test_the_same_inputs_give_the_same_report_bytes_whatever_the_clock(tmp_path, monkeypatch):
+    """A rerun days later (a resumed workflow) rewrites a patient's HTML and PDF byte for byte,
+    and neither carries the clock's date: inputs dated 2020 give a PDF dated 2020 (WeasyPrint
+    and fontTools would stamp today's)."""
+    files = write_cohort(tmp_path / "cohort")
+    for path in files.values():
+        for f in [path, *path.rglob("*")]:
+            os.utime(f, (1_600_000_000, 1_600_000_000))  # 2020-09-13 12:26:40
     monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
     args = ("--patient", "P1", "--no-cohort")
-    assert main(report_args(cohort_files, tmp_path / "first", *args)) == 0
+    assert main(report_args(files, tmp_path / "first", *args)) == 0
     later = time.time() + 3 * 86400 + 3600
     monkeypatch.setattr(time, "time", lambda: later)
-    assert main(report_args(cohort_files, tmp_path / "second", *args)) == 0
+    assert main(report_args(files, tmp_path / "second", *args)) == 0
     for name in ("P1.html", "P1.pdf"):
         first = (tmp_path / "first" / "patients" / name).read_bytes()
         assert (tmp_path / "second" / "patients" / name).read_bytes() == first, name
+    assert "/CreationDate (D:20200913122640" in pdf_info(tmp_path / "first" / "patients" / "P1.pdf")
 
 
 def test_reports_are_dated_by_source_date_epoch_else_by_their_newest_input(

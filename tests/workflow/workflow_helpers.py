@@ -77,11 +77,6 @@ def files_under(work: Path, tops: tuple[str, ...]) -> dict[str, bytes]:
     return files
 
 
-def result_files(work: Path) -> dict[str, bytes]:
-    """Every file under results/ (timings excluded) and logs/, by relative path, with contents."""
-    return files_under(work, ("results", "logs"))
-
-
 def output_files(work: Path) -> dict[str, bytes]:
     """Every output file, under results/ and resources/; the run's records (logs/, and the
     timings in results/benchmarks/) are left out."""
