@@ -243,6 +243,7 @@ def run_diversity(
     from skbio import DistanceMatrix
 
     options.check()
+    exclude = dict(exclude or {})
     out = Path(outdir)
     rng = np.random.default_rng(options.seed)
     excluded: list[tuple[str, str]] = []

@@ -26,6 +26,7 @@ from microbiome.report.indices import (
     dysbiosis_scores,
     dysbiosis_threshold,
     gmhi,
+    normalise_name,
     notable_taxa,
     percentile,
 )
@@ -119,6 +120,7 @@ class Cohort:
     gmhi_matched: tuple[int, int]  # GMHI species the table can detect: (of 7, of 43)
     notes: list[str] = field(default_factory=list)
     _ranks: dict = field(default_factory=dict, repr=False)
+    _notable: list | None = field(default=None, repr=False)
 
     def at_rank(self, rank: str) -> FeatureTable:
         """The taxa table collapsed to ``rank`` (computed once)."""
@@ -128,6 +130,25 @@ class Cohort:
 
     def names_at(self, rank: str) -> pd.Series:
         return names_of(self.at_rank(rank))
+
+    def notable_shares(self) -> list[tuple[pd.Series, list[str], pd.Series]]:
+        """For each entry of the notable-taxa list that the taxa table holds: the entry, the
+        table's names of the taxa it matches, and their summed share of each sample's
+        classified reads (computed once for every patient's report)."""
+        if self._notable is None:
+            listing, found = notable_taxa(), []
+            for (_, entry), key in zip(listing.table.iterrows(), listing.keys, strict=True):
+                try:
+                    table = self.at_rank(entry["rank"])
+                except InputError:  # the table does not reach this rank
+                    continue
+                names = names_of(table)
+                columns = [c for c, n in names.items() if normalise_name(n) in key]
+                if columns:
+                    shares = table.proportions()[columns].sum(axis=1)
+                    found.append((entry, sorted({names[c] for c in columns}), shares))
+            self._notable = found
+        return self._notable
 
     @property
     def usable(self) -> list[str]:

@@ -7,7 +7,6 @@ import numpy as np
 import pandas as pd
 from scipy.spatial.distance import braycurtis
 
-from microbiome.errors import InputError
 from microbiome.report import figures
 from microbiome.report.cohort import (
     RESEARCH_USE,
@@ -17,7 +16,6 @@ from microbiome.report.cohort import (
     composition_shares,
     methods,
     model_guard,
-    names_of,
     references,
 )
 from microbiome.report.indices import normalise_name, notable_taxa, percentile
@@ -348,25 +346,15 @@ def _notable(cohort: Cohort, sample: str) -> list[dict]:
     """Notable taxa found in a sample, with cohort medians and their references. Each is
     named as in the taxa table (the profiling database's taxonomy), with the list's name in
     brackets where it differs (``Faecalibacterium duncaniae (Faecalibacterium prausnitzii)``)."""
-    listing = notable_taxa()
     usable = cohort.usable
     found = []
-    for (_, entry), key in zip(listing.table.iterrows(), listing.keys, strict=True):
-        try:
-            table = cohort.at_rank(entry["rank"])
-        except InputError:  # the table does not reach this rank
-            continue
-        names = names_of(table)
-        columns = [c for c, n in names.items() if normalise_name(n) in key]
-        if not columns:
-            continue
-        props = table.proportions()[columns].sum(axis=1)
+    for entry, names, props in cohort.notable_shares():
         value = float(props.get(sample, 0.0))
         if value <= 0:
             continue
-        matched = ", ".join(sorted({names[c] for c in columns}))
+        matched = ", ".join(names)
         listed = entry["taxon"]
-        same = {normalise_name(n) for n in matched.split(", ")} == {normalise_name(listed)}
+        same = {normalise_name(n) for n in names} == {normalise_name(listed)}
         found.append(
             {
                 "taxon": matched,
