@@ -164,6 +164,7 @@ def key_lines(text: str) -> dict[tuple[str, ...], int]:
 PATH_KEYS = (
     ("samples",),
     ("metadata", "table"),
+    ("qc", "adapters"),
     ("qc", "host_references"),
     ("profile", "references"),
     ("profile", "taxonomy"),
@@ -177,21 +178,42 @@ PATH_KEYS = (
     ("integrate", "metabolite_annotation"),
 )
 
+#: Values of ``qc.adapters`` that name built-in adapter sets, not a FASTA file
+#: (microbiome/qc/trim.py's ADAPTERS, plus auto and none).
+ADAPTER_KEYWORDS = ("auto", "none", "truseq", "nextera")
+
+
+def _is_path(keys: tuple[str, ...], value: str) -> bool:
+    """Whether ``value`` of the PATH_KEYS setting ``keys`` names a file ("" means unset)."""
+    return bool(value) and not (keys == ("qc", "adapters") and value in ADAPTER_KEYWORDS)
+
+
+def input_paths(config: dict) -> list[tuple[tuple[str, ...], str]]:
+    """The input files and folders that ``config`` names (PATH_KEYS but the sample sheet), as
+    (keys, path) pairs, one per path of a list setting."""
+    return [
+        (keys, path)
+        for keys in PATH_KEYS[1:]
+        for path in _listed((config.get(keys[0]) or {}).get(keys[1]) or [])
+        if _is_path(keys, path)
+    ]
+
+
+def _listed(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
+
 
 def absolute_paths(config: dict, base: str | os.PathLike) -> dict:
     """The path settings of ``config`` (PATH_KEYS), made absolute against ``base``, nested as
     in the config: for Snakemake's ``--config`` when it runs in another working directory."""
     out: dict = {}
-    for *sections, key in PATH_KEYS:
+    for keys in PATH_KEYS:
+        *sections, key = keys
         source, target = config, out
         for section in sections:
             source, target = source[section], target.setdefault(section, {})
-        value = source[key]
-
-        def join(path: str) -> str:
-            return os.path.join(base, path) if path else path  # "" means unset: keep it
-
-        target[key] = [join(v) for v in value] if isinstance(value, list) else join(value)
+        paths = [os.path.join(base, v) if _is_path(keys, v) else v for v in _listed(source[key])]
+        target[key] = paths if isinstance(source[key], list) else paths[0]
     return out
 
 

@@ -18,6 +18,7 @@ import pandas as pd
 
 from microbiome.config import (
     KeyLocations,
+    input_paths,
     load_schema,
     located,
     read_config,
@@ -111,6 +112,8 @@ def check_run(
         schema_ok = not found
         if schema_ok:
             problems += _settings_problems(cfg, _locate(where, file), result.warnings)
+            if check_files:
+                problems += _missing_paths(cfg, _locate(where, file))
         result.config = cfg
     tables_mode = cfg is not None and cfg.get("mode") == "tables"
     if samples is None and cfg is not None and not tables_mode:
@@ -228,6 +231,26 @@ def _settings_problems(config: dict, locate: Callable, warnings: list[str]) -> l
             " the taxa and metabolites to the clinical data"
         )
     return problems
+
+
+#: Path settings whose files check_run reads (their readers report a missing file).
+_READ_HERE = {
+    ("metadata", "table"),
+    ("tables", "taxa"),
+    ("tables", "profiler_outputs"),
+    ("integrate", "metabolites"),
+    ("integrate", "metabolite_annotation"),
+}
+
+
+def _missing_paths(config: dict, locate: Callable) -> list[ConfigError]:
+    """Input files and folders of the config that do not exist: found now, not hours later
+    when the job that needs them starts."""
+    return [
+        ConfigError(f"key {'.'.join(keys)}: {path} does not exist", **locate(keys))
+        for keys, path in input_paths(config)
+        if keys not in _READ_HERE and not os.path.exists(path)
+    ]
 
 
 def _reference_problems(config: dict, metadata: Metadata, locate: Callable) -> list[ConfigError]:

@@ -227,7 +227,7 @@ SAMPLE_OPTIONS = {
 }
 
 
-@pytest.mark.parametrize("bad", ["../X", "a/b", ".hidden", "", "a b", "x" * 65])
+@pytest.mark.parametrize("bad", ["../X", "a/b", ".hidden", "", "a b", "x" * 65, "S1\n"])
 @pytest.mark.parametrize("command", SAMPLE_OPTIONS)
 def test_sample_names_are_checked_in_every_command(tmp_path, capsys, command, bad, monkeypatch):
     monkeypatch.chdir(tmp_path)

@@ -12,6 +12,7 @@ from conftest import ROOT
 
 from microbiome.cli import run as run_module
 from microbiome.cli.main import build_parser, main
+from microbiome.config import absolute_paths, load_config
 
 CONFIG = str(ROOT / "config" / "config.yaml")
 SHEET = str(ROOT / "config" / "samples.tsv")
@@ -151,3 +152,14 @@ def test_run_reports_every_problem_before_snakemake(tmp_path, capfd):
         f" {tmp_path / 'nothere.fq.gz'}",
     ]
     assert "running: snakemake" not in err
+
+
+def test_relative_paths_are_made_absolute_but_adapter_keywords_are_kept(tmp_path):
+    """`run -d elsewhere` hands Snakemake absolute paths; 'nextera' is a preset, not a file."""
+    config = load_config(CONFIG)
+    config["qc"]["host_references"] = ["host/human.fa"]
+    for adapters, expected in [("nextera", "nextera"), ("a.fa", str(tmp_path / "a.fa"))]:
+        config["qc"]["adapters"] = adapters
+        paths = absolute_paths(config, tmp_path)
+        assert paths["qc"]["adapters"] == expected
+        assert paths["qc"]["host_references"] == [str(tmp_path / "host" / "human.fa")]

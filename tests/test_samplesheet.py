@@ -256,3 +256,21 @@ def test_validate_reads_the_taxa_and_metabolite_tables(tmp_path, capsys):
         f"microbiome: error: {metabolites}, sample ERR878216: metabolite 'tryptophan': value"
         " 'high' is not a number",
     ]
+
+
+def test_validate_names_configured_input_files_that_do_not_exist(tmp_path, capsys):
+    """A path setting that names no file is found at start-up, with its key and line (not when
+    the job that needs it starts); the adapter keywords are not paths."""
+    config = tmp_path / "config.yaml"
+    missing = tmp_path / "human.fa"
+    text = (
+        f"qc:\n  adapters: nextera\n  host_references: [{missing}]\nprofile: {{activate: false}}\n"
+    )
+    config.write_text(text)
+    assert main(["validate", "--config", str(config)]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"microbiome: error: {config}, line 3: key qc.host_references: {missing} does not exist"
+    ]
+    config.write_text(text.replace("nextera", "adapters.fa"))
+    assert main(["validate", "--config", str(config)]) == 2
+    assert "key qc.adapters: adapters.fa does not exist" in capsys.readouterr().err

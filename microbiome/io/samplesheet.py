@@ -50,7 +50,7 @@ def check_sample_id(value: str, option: str, *, column: str = "sample_id") -> st
     ConfigError
         Naming ``option`` (e.g. ``--sample-id``), when ``value`` is empty or breaks the rule.
     """
-    if not value or not _id_rule(column)[0].search(value):
+    if not value or not _id_rule(column)[0].fullmatch(value):
         raise ConfigError(f"{option}: {_invalid_id(value, column)}")
     return value
 

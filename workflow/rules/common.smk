@@ -12,6 +12,7 @@ import pandas as pd
 from snakemake.exceptions import WorkflowError
 from snakemake.logging import logger
 
+from microbiome.config import input_paths
 from microbiome.errors import MicrobiomeError
 from microbiome.reproducible import newest_mtime
 from microbiome.validation import check_run
@@ -50,38 +51,19 @@ else:
     SAMPLES = CHECKED.samples
 
 
-#: Config keys that name input data (files or folders), besides the reads of the sample sheet.
-INPUT_DATA_KEYS = [
-    ("tables", "taxa"),
-    ("tables", "profiler_outputs"),
-    ("metadata", "table"),
-    ("qc", "adapters"),
-    ("qc", "host_references"),
-    ("profile", "references"),
-    ("profile", "taxonomy"),
-    ("profile", "seqid2taxid"),
-    ("profile", "database"),
-    ("profile", "kraken2_db"),
-    ("diversity", "tree"),
-    ("integrate", "metabolites"),
-    ("integrate", "metabolite_annotation"),
-]
-
-
 def input_data():
     """The run's input data: every reads file and every file or folder that the config names
     as input (not the config and the sample sheet themselves)."""
     paths = [p for p in SAMPLES["fastq_1"].tolist() + SAMPLES["fastq_2"].tolist() if p]
-    for section, key in INPUT_DATA_KEYS:
-        value = config.get(section, {}).get(key) or []
-        paths += [value] if isinstance(value, str) else list(value)
-    return paths
+    return paths + [path for _, path in input_paths(config)]
 
 
 # Byte-reproducible outputs: the dates that files carry (BIOM creation dates, the reports' date)
 # are SOURCE_DATE_EPOCH's; unless it is set, every job (and a resumed run) takes the newest
-# modification time of the input data (microbiome/reproducible.py).
-os.environ.setdefault("SOURCE_DATE_EPOCH", str(newest_mtime(input_data()) or 0))
+# modification time of the input data (microbiome/reproducible.py). Jobs inherit the main
+# process's value, so only the main process stats the inputs (setdefault would in every job).
+if "SOURCE_DATE_EPOCH" not in os.environ:
+    os.environ["SOURCE_DATE_EPOCH"] = str(newest_mtime(input_data()) or 0)
 
 
 wildcard_constraints:
