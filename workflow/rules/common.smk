@@ -63,7 +63,7 @@ def input_data():
 # modification time of the input data (microbiome/reproducible.py). Jobs inherit the main
 # process's value, so only the main process stats the inputs (setdefault would in every job).
 if "SOURCE_DATE_EPOCH" not in os.environ:
-    os.environ["SOURCE_DATE_EPOCH"] = str(newest_mtime(input_data()) or 0)
+    os.environ.update(SOURCE_DATE_EPOCH=str(newest_mtime(input_data()) or 0))
 
 
 wildcard_constraints:
