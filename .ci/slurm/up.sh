@@ -2,7 +2,8 @@
 # Bring up a single-node SLURM cluster (munged, mariadbd, slurmdbd, slurmctld, slurmd) without
 # systemd or cgroups, as root. Records the PID of every daemon it starts in $PIDFILE_DIR, so that
 # down.sh stops exactly those. Recipe and pitfalls: shared/design/SLURM.md.
-# Env: CPUS (default nproc), MEM_MB (default 8000), PARTITION (default debug),
+# Env: CPUS (default nproc; more than nproc overcommits the node, so that small jobs that mostly
+#      wait run side by side), MEM_MB (default 8000), PARTITION (default debug),
 #      PIDFILE_DIR (default /tmp/microbiome-slurm-ci).
 set -euo pipefail
 export PATH="$PATH:/usr/sbin:/sbin"
@@ -84,6 +85,8 @@ SlurmdTimeout=60
 InactiveLimit=0
 KillWait=5
 Waittime=0
+# the node's CPUs are the ones configured here, even when CPUS is more than the machine has
+SlurmdParameters=config_overrides
 NodeName=localhost NodeHostname=$HOST NodeAddr=127.0.0.1 CPUs=$CPUS RealMemory=$MEM_MB State=UNKNOWN
 PartitionName=$PARTITION Nodes=localhost Default=YES MaxTime=INFINITE State=UP
 CONF
