@@ -77,3 +77,24 @@ def kraken2_database(folder):
             ["kraken2-build", *args, "--db", str(folder)], check=True, capture_output=True
         )
     return folder
+
+
+#: Test files that take minutes (measured on two cores: SLURM ~5 min, the two resume runs and
+#: the demo runs ~3 min each): with pytest-xdist's workers (-n, pyproject.toml) they start first,
+#: on separate workers, and the quicker files fill the gaps.
+LONGEST_FIRST = ("test_slurm.py", "test_resume.py", "test_workflow.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Files with slow end-to-end tests first, the longest of them first; a file's tests stay
+    together (--dist loadfile), so that its module fixtures are set up once."""
+    slow_files = {item.path.name for item in items if item.get_closest_marker("slow")}
+
+    def order(item):
+        name = item.path.name
+        return (
+            LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST),
+            name not in slow_files,
+        )
+
+    items.sort(key=order)  # stable: each file's tests keep their order
