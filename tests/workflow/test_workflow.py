@@ -110,7 +110,8 @@ def test_dry_run_profile_variants(tmp_path):
 @pytest.mark.slow
 @pytest.mark.skipif(not KRAKEN2, reason="kraken2 is not installed (apt-get install kraken2)")
 def test_kraken2_profiler_run(tmp_path):
-    """The kraken2 backend end to end on one paired and one single-end sample."""
+    """The kraken2 backend on one paired and one single-end sample, up to the merged tables (the
+    stages after them read the same tables whichever profiler made them)."""
     k2 = kraken2_database(tmp_path / "k2db")
     rows = [
         f"sim01\t{READS / 'sim01_R1.fastq.gz'}\t{READS / 'sim01_R2.fastq.gz'}",
@@ -118,12 +119,13 @@ def test_kraken2_profiler_run(tmp_path):
     ]
     work = make_workdir(tmp_path, rows)
     set_profile(work, profiler="kraken2", kraken2_db=k2, per_read_output="true")
-    result = snakemake(work)
+    tables = work / "results" / "tables"
+    targets = ("species.relative_classified.tsv", "classification_summary.tsv")
+    result = snakemake(work, *(f"results/tables/{name}" for name in targets))
     assert result.returncode == 0, result.stderr
     for sample in ("sim01", "se"):
         for ext in ("kreport", "cami", "tsv", "reads.gz"):
             assert (work / "results" / "profile" / f"{sample}.{ext}").exists(), (sample, ext)
-    tables = work / "results" / "tables"
     species = pd.read_csv(tables / "species.relative_classified.tsv", sep="\t")
     assert list(species.columns[3:]) == ["sim01", "se"]
     summary = pd.read_csv(tables / "classification_summary.tsv", sep="\t")
