@@ -20,6 +20,8 @@ import math
 import numpy as np
 import pandas as pd
 
+from microbiome.errors import InputError
+
 #: Output column -> (scikit-bio metric, its keyword arguments).
 ALPHA_METRICS: dict[str, tuple[str, dict]] = {
     "observed": ("observed_features", {}),
@@ -81,18 +83,51 @@ def alpha_table(
     return out
 
 
+#: numpy's multivariate hypergeometric sampler is exact below this many counts in a sample.
+MAX_SUBSAMPLED_TOTAL = 10**9
+
+
+def subsample(counts: np.ndarray, depth: int, rng: np.random.Generator, size: int) -> np.ndarray:
+    """``size`` random subsamples without replacement of ``depth`` of the integer ``counts``
+    (one sample's taxa), shape ``(size, len(counts))``.
+
+    Multivariate hypergeometric draws (numpy's "marginals" method): their cost grows with the
+    number of taxa present, not with the counts (scikit-bio's ``subsample_counts`` draws count
+    by count, seconds per draw at tens of millions of reads).
+    """
+    present = np.flatnonzero(counts)
+    out = np.zeros((size, len(counts)), dtype=np.int64)
+    if present.size:
+        out[:, present] = rng.multivariate_hypergeometric(
+            counts[present], depth, size=size, method="marginals"
+        )
+    return out
+
+
 def rarefy(counts: pd.DataFrame, depth: int, rng: np.random.Generator) -> pd.DataFrame:
-    """One random subsample without replacement of ``depth`` counts from each sample.
+    """One random subsample without replacement of ``depth`` counts from each sample
+    (:func:`subsample`, seeded by ``rng``).
 
     ``counts`` are rounded to integers first; samples with fewer than ``depth`` counts are
-    left out. scikit-bio's ``subsample_counts`` draws, seeded by ``rng``.
-    """
-    from skbio.stats import subsample_counts
+    left out.
 
+    Raises
+    ------
+    InputError
+        When a sample has :data:`MAX_SUBSAMPLED_TOTAL` counts or more.
+    """
     rounded = np.rint(counts.to_numpy(dtype=np.float64)).astype(np.int64)
-    keep = rounded.sum(axis=1) >= depth
-    rows = [subsample_counts(row, depth, seed=rng) for row in rounded[keep]]
-    data = np.vstack(rows) if rows else np.empty((0, counts.shape[1]), dtype=np.int64)
+    totals = rounded.sum(axis=1)
+    if (too_many := totals >= MAX_SUBSAMPLED_TOTAL).any():
+        sample = counts.index[too_many.argmax()]
+        raise InputError(
+            f"sample {sample}: {totals[too_many.argmax()]:,} counts, more than rarefaction can"
+            f" draw from exactly ({MAX_SUBSAMPLED_TOTAL:,})"
+        )
+    keep = totals >= depth
+    data = np.zeros((int(keep.sum()), counts.shape[1]), dtype=np.int64)
+    for i, row in enumerate(rounded[keep]):
+        data[i] = subsample(row, depth, rng, 1)[0]
     return pd.DataFrame(data.astype(np.float64), index=counts.index[keep], columns=counts.columns)
 
 
