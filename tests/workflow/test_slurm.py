@@ -45,14 +45,14 @@ def test_demo_on_slurm_gives_the_results_of_a_local_run(tmp_path):
             pytest.fail(f"CI must run the SLURM test, but {why}")
         pytest.skip(why)
     work = tmp_path / "e2e"
-    env = dict(tool_env(), SLURM_E2E_TIMEOUT="1200")
+    env = dict(tool_env(), SLURM_E2E_TIMEOUT="1800")
     try:
         result = subprocess.run(
             ["bash", str(SLURM / "e2e.sh"), str(work)],
             env=env,
             capture_output=True,
             text=True,
-            timeout=1500,
+            timeout=2400,
         )
     finally:  # e2e.sh stops its daemons itself (trap); this is for a hard timeout here
         subprocess.run(
