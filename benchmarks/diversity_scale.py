@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from common import ROOT, WORK, timed
+from common import WORK, timed
 
 
 def write_inputs(args: argparse.Namespace) -> tuple[str, str]:
@@ -110,5 +110,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(ROOT))
     main()

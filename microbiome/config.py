@@ -193,7 +193,8 @@ def input_paths(config: dict) -> list[tuple[tuple[str, ...], str]]:
     (keys, path) pairs, one per path of a list setting."""
     return [
         (keys, path)
-        for keys in PATH_KEYS[1:]
+        for keys in PATH_KEYS
+        if keys != ("samples",)
         for path in _listed((config.get(keys[0]) or {}).get(keys[1]) or [])
         if _is_path(keys, path)
     ]

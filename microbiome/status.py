@@ -429,17 +429,17 @@ def read_status(path: str | os.PathLike) -> pd.DataFrame:
     return _indexed(table, path, ("classified_percent", "species_percent"))
 
 
-def read_exclusions(path: str | os.PathLike) -> dict[str, str]:
-    """Sample ID -> reason, for every sample of a status table with ``excluded == yes``, in the
-    table's order: what diversity and integrate leave out (``--exclude``). A sample the table
-    does not list is kept."""
-    status = read_status(path)
-    excluded = status.loc[status["excluded"] == "yes", "exclusion_reason"]
-    return {sample: reason or EXCLUDED_NOTE for sample, reason in excluded.items()}
-
-
 #: How diversity's excluded.tsv and integrate's join report name a sample the status excluded.
 EXCLUDED_NOTE = "excluded by the sample status"
+
+
+def read_exclusions(path: str | os.PathLike) -> dict[str, str]:
+    """Sample ID -> reason, for every sample of a status table with ``excluded == yes``, in the
+    table's order: what diversity and integrate leave out (``--exclude``), after
+    :data:`EXCLUDED_NOTE`. A sample the table does not list is kept."""
+    status = read_status(path)
+    excluded = status.loc[status["excluded"] == "yes", "exclusion_reason"]
+    return {sample: reason or "no reason given" for sample, reason in excluded.items()}
 
 
 def left_out(

@@ -163,3 +163,11 @@ def test_relative_paths_are_made_absolute_but_adapter_keywords_are_kept(tmp_path
         paths = absolute_paths(config, tmp_path)
         assert paths["qc"]["adapters"] == expected
         assert paths["qc"]["host_references"] == [str(tmp_path / "host" / "human.fa")]
+
+
+def test_adapter_keywords_are_the_trimmers_own():
+    """The values of qc.adapters that are not paths are exactly what the trimmer knows."""
+    from microbiome.config import ADAPTER_KEYWORDS
+    from microbiome.qc.trim import ADAPTERS
+
+    assert set(ADAPTER_KEYWORDS) == {"auto", "none", *ADAPTERS}

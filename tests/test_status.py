@@ -317,13 +317,14 @@ def test_sample_ids_that_look_like_numbers_stay_as_written(tmp_path):
     """'001' and '1e3' are valid sample IDs: the status table must not read them as numbers,
     or the samples it excludes would be kept under another name."""
     path = tmp_path / "status.tsv"
-    rows = [("001", "yes", "low reads"), ("1e3", "no", ""), ("1", "no", "")]
+    rows = [("001", "yes", "low reads"), ("1e3", "no", ""), ("1", "no", ""), ("x", "yes", "")]
     path.write_text(
         "\t".join(STATUS_COLUMNS) + "\n"
         + "".join(f"{s}\tPASS\t\tNA\t\tNA\tNA\t{e}\t{r}\n" for s, e, r in rows)
     )  # fmt: skip
-    assert read_status(path).index.tolist() == ["001", "1e3", "1"]
-    assert read_exclusions(path) == {"001": "low reads"}
+    assert read_status(path).index.tolist() == ["001", "1e3", "1", "x"]
+    # an empty reason (a hand edit) is said to be empty, not the generic note twice over
+    assert read_exclusions(path) == {"001": "low reads", "x": "no reason given"}
 
 
 def test_left_out_says_why_once_and_names_the_table_when_nothing_is_left(caplog, monkeypatch):

@@ -104,30 +104,38 @@ def subsample(counts: np.ndarray, depth: int, rng: np.random.Generator, size: in
     return out
 
 
+def _integer_counts(counts: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(counts rounded to integers, each sample's total), checked for :func:`subsample`.
+
+    Raises
+    ------
+    InputError
+        Naming the first sample with :data:`MAX_SUBSAMPLED_TOTAL` counts or more.
+    """
+    rounded = np.rint(counts.to_numpy(dtype=np.float64)).astype(np.int64)
+    totals = rounded.sum(axis=1)
+    if (too_many := totals >= MAX_SUBSAMPLED_TOTAL).any():
+        first = int(too_many.argmax())
+        raise InputError(
+            f"sample {counts.index[first]}: {totals[first]:,} counts, more than rarefaction can"
+            f" draw from exactly ({MAX_SUBSAMPLED_TOTAL:,}): leave the sample out of the taxa"
+            " table, or scale its counts down"
+        )
+    return rounded, totals
+
+
 def rarefy(counts: pd.DataFrame, depth: int, rng: np.random.Generator) -> pd.DataFrame:
     """One random subsample without replacement of ``depth`` counts from each sample
     (:func:`subsample`, seeded by ``rng``).
 
     ``counts`` are rounded to integers first; samples with fewer than ``depth`` counts are
-    left out.
-
-    Raises
-    ------
-    InputError
-        When a sample has :data:`MAX_SUBSAMPLED_TOTAL` counts or more.
+    left out. A sample of :data:`MAX_SUBSAMPLED_TOTAL` counts or more is an InputError.
     """
-    rounded = np.rint(counts.to_numpy(dtype=np.float64)).astype(np.int64)
-    totals = rounded.sum(axis=1)
-    if (too_many := totals >= MAX_SUBSAMPLED_TOTAL).any():
-        sample = counts.index[too_many.argmax()]
-        raise InputError(
-            f"sample {sample}: {totals[too_many.argmax()]:,} counts, more than rarefaction can"
-            f" draw from exactly ({MAX_SUBSAMPLED_TOTAL:,})"
-        )
-    keep = totals >= depth
-    data = np.zeros((int(keep.sum()), counts.shape[1]), dtype=np.int64)
-    for i, row in enumerate(rounded[keep]):
-        data[i] = subsample(row, depth, rng, 1)[0]
+    rounded, totals = _integer_counts(counts)
+    keep = np.flatnonzero(totals >= depth)
+    data = np.zeros((keep.size, counts.shape[1]), dtype=np.int64)
+    for row, i in enumerate(keep):
+        data[row] = subsample(rounded[i], depth, rng, 1)[0]
     return pd.DataFrame(data.astype(np.float64), index=counts.index[keep], columns=counts.columns)
 
 
@@ -139,18 +147,15 @@ def rarefied_alpha(
     rng: np.random.Generator,
     phylogeny: tuple | None = None,
 ) -> pd.DataFrame:
-    """Alpha diversity averaged over ``repeats`` rarefactions to ``depth``.
+    """Alpha diversity averaged over ``repeats`` (at least 1) rarefactions to ``depth``.
 
     Samples with fewer than ``depth`` counts are not in the result. Columns: those of
     :func:`alpha_table` (``depth`` is the sample's full depth) and ``rarefaction_depth``.
     """
-    runs = [
-        alpha_table(rarefy(counts, depth, rng), phylogeny=phylogeny).drop(columns="depth")
-        for _ in range(repeats)
-    ]
-    mean = pd.concat(runs).groupby(level=0, sort=False).mean()
-    kept = counts.index[np.rint(counts.to_numpy()).sum(axis=1) >= depth]
-    mean = mean.reindex(kept)
+    draws = [rarefy(counts, depth, rng) for _ in range(repeats)]
+    runs = [alpha_table(d, phylogeny=phylogeny).drop(columns="depth") for d in draws]
+    kept = draws[0].index
+    mean = pd.concat(runs).groupby(level=0, sort=False).mean().reindex(kept)
     mean.insert(0, "depth", counts.loc[kept].sum(axis=1))
     mean["rarefaction_depth"] = depth
     return mean
@@ -168,43 +173,40 @@ def rarefaction_curves(
     """
     from skbio.diversity import alpha_diversity
 
-    rounded = counts.round()
-    totals = rounded.sum(axis=1)
+    integers, totals = _integer_counts(counts)
     top = int(totals.max()) if len(totals) else 0
     depths = np.unique(np.geomspace(1, max(top, 1), steps).astype(np.int64))
     rows = []
     for depth in depths:
-        draws = [rarefy(counts, int(depth), rng) for _ in range(repeats)]
-        draws = [d[totals[d.index] > depth] for d in draws]  # the full depth comes below
-        if draws[0].empty:
+        below = np.flatnonzero(totals > depth)  # a sample's full depth comes below
+        if not below.size:
             continue
-        observed = np.vstack(
-            [alpha_diversity("observed_features", d.to_numpy()).to_numpy() for d in draws]
-        )
-        shannon = np.vstack(
-            [alpha_diversity("shannon", d.to_numpy(), base=math.e).to_numpy() for d in draws]
-        )
+        # every draw of every sample at this depth, one row each (sample-major)
+        draws = np.vstack([subsample(integers[i], int(depth), rng, repeats) for i in below])
+        shape = (below.size, repeats)
+        observed = alpha_diversity("observed_features", draws).to_numpy().reshape(shape)
+        shannon = alpha_diversity("shannon", draws, base=math.e).to_numpy().reshape(shape)
         rows.append(
             pd.DataFrame(
                 {
-                    "sample_id": draws[0].index,
+                    "sample_id": counts.index[below],
                     "depth": int(depth),
-                    "observed_mean": observed.mean(axis=0),
-                    "observed_sd": observed.std(axis=0),
-                    "shannon_ln_mean": shannon.mean(axis=0),
-                    "shannon_ln_sd": shannon.std(axis=0),
+                    "observed_mean": observed.mean(axis=1),
+                    "observed_sd": observed.std(axis=1),
+                    "shannon_ln_mean": shannon.mean(axis=1),
+                    "shannon_ln_sd": shannon.std(axis=1),
                 }
             )
         )
     columns = ["sample_id", "depth", "observed_mean", "observed_sd"]
     columns += ["shannon_ln_mean", "shannon_ln_sd"]
-    if len(rounded):
-        full = alpha_table(rounded)
+    if len(counts):
+        full = alpha_table(counts.round())
         rows.append(
             pd.DataFrame(
                 {
                     "sample_id": full.index,
-                    "depth": totals.astype(np.int64).to_numpy(),
+                    "depth": totals,
                     "observed_mean": full["observed"].to_numpy(),
                     "observed_sd": 0.0,
                     "shannon_ln_mean": full["shannon_ln"].to_numpy(),

@@ -129,19 +129,13 @@ def read_id(names, start, end):
 
 
 @numba.njit(cache=True, nogil=True)
-def _id_end(names, start, end):
-    """End of a read's ID (:func:`read_id`)."""
-    return read_id(names, start, end)[0]
-
-
-@numba.njit(cache=True, nogil=True)
 def first_unpaired(names1, offsets1, names2, offsets2):
     """Index of the first pair whose read IDs differ, or -1. Both batches have the same length."""
     for r in range(offsets1.shape[0] - 1):
         s1 = offsets1[r]
-        e1 = _id_end(names1, s1, offsets1[r + 1])
+        e1 = read_id(names1, s1, offsets1[r + 1])[0]
         s2 = offsets2[r]
-        e2 = _id_end(names2, s2, offsets2[r + 1])
+        e2 = read_id(names2, s2, offsets2[r + 1])[0]
         if e1 - s1 != e2 - s2:
             return r
         for i in range(e1 - s1):

@@ -121,8 +121,10 @@ def test_rarefied_alpha_is_the_mean_over_seeded_draws():
 
 def test_a_sample_too_deep_to_rarefy_exactly_is_named():
     table = pd.DataFrame({"a": [2e9, 10], "b": [1, 10]}, index=["deep", "S2"])
-    with pytest.raises(InputError, match="sample deep: 2,000,000,001 counts"):
+    with pytest.raises(InputError, match="sample deep: 2,000,000,001 counts, more than"):
         rarefy(table, 5, np.random.default_rng(0))
+    with pytest.raises(InputError, match="sample deep: 2,000,000,001 counts"):  # curves too
+        rarefaction_curves(table, steps=3, repeats=2, rng=np.random.default_rng(0))
 
 
 def test_rarefaction_curves_stop_at_each_samples_depth():
