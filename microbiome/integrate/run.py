@@ -194,8 +194,8 @@ def run_integrate(
         used.update(taxa_pseudocount_used=pc, taxa_kept=len(kept), taxa_total=linked.taxa.shape[1])
         log.info("taxa: %d of %d pass the filters", len(kept), linked.taxa.shape[1])
         if len(kept):
-            # CLR over every taxon of the sample, then the filtered ones are kept.
-            transformed["taxon"] = clr(linked.taxa, pc)[kept]
+            # Filter, then the CLR over the kept taxa only, as in the biomarker pipelines.
+            transformed["taxon"] = clr(linked.taxa[kept], pc)
             observed["taxon"] = linked.taxa[kept] > 0
         else:
             skipped.append(("taxa", "filters", "no taxon passes the prevalence/abundance filters"))

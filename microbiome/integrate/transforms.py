@@ -5,9 +5,13 @@ transformers wrap the same functions so that the biomarker models fit every data
 step (which taxa pass the filters, each metabolite's minimum) inside the cross-validation
 folds only.
 
-* Taxa: prevalence and abundance filters on relative abundance, then the centred log-ratio
-  :math:`\\operatorname{clr}(x)_j = \\log(x_j + c) - \\frac{1}{D}\\sum_k \\log(x_k + c)` with a
-  stated pseudocount :math:`c` (Aitchison 1986).
+* Taxa: first the prevalence and abundance filters (on relative abundance, each sample divided
+  by its total over every taxon of the table), then the centred log-ratio over the kept taxa
+  only, :math:`\\operatorname{clr}(x)_j = \\log(x_j + c) - \\frac{1}{D}\\sum_k \\log(x_k + c)`
+  for the :math:`D` kept taxa, with a stated pseudocount :math:`c` (Aitchison 1986). The CLR
+  itself is scikit-bio's :func:`skbio.stats.composition.clr`; the pseudocount is added here.
+  Associations, correlations and the biomarker models all use this order, so a taxon's CLR
+  does not depend on the rare taxa that the filters drop.
 * Metabolites: half-minimum imputation of zeros and missing values per metabolite, then the
   natural log. Tables that are already on a log scale (negative values) are imputed with the
   metabolite's minimum minus :math:`\\log 2`, the same rule on the log scale, and not logged again.
@@ -32,24 +36,66 @@ def relative(values: pd.DataFrame) -> pd.DataFrame:
 
 
 def abundance_filter(values: pd.DataFrame, *, prevalence: float, min_abundance: float) -> pd.Index:
-    """The taxa (columns) present (> 0) in at least ``prevalence`` of the samples and whose
-    mean relative abundance is at least ``min_abundance``."""
+    """The taxa that pass the prevalence and abundance filters, before any CLR.
+
+    Parameters
+    ----------
+    values : pandas.DataFrame
+        Samples x taxa, counts or relative abundances (non-negative).
+    prevalence : float
+        Minimum fraction of the samples (rows) in which a taxon is present (> 0).
+    min_abundance : float
+        Minimum mean over the samples of the taxon's relative abundance, each sample divided by
+        its total over every column of ``values`` (an all-zero sample counts as 0).
+
+    Returns
+    -------
+    pandas.Index
+        The kept columns, in table order: both conditions hold (``>=``).
+    """
     rel = relative(values)
     keep = ((values > 0).mean(axis=0) >= prevalence) & (rel.mean(axis=0) >= min_abundance)
     return values.columns[keep.to_numpy()]
 
 
 def clr(values: pd.DataFrame, pseudocount: float) -> pd.DataFrame:
-    """Centred log-ratio of each sample (row) after adding ``pseudocount``."""
-    logs = np.log(values.to_numpy(dtype=np.float64) + pseudocount)
-    return pd.DataFrame(
-        logs - logs.mean(axis=1, keepdims=True), index=values.index, columns=values.columns
-    )
+    """Centred log-ratio of each sample (row) over the columns given, after adding
+    ``pseudocount``: scikit-bio's :func:`skbio.stats.composition.clr` of ``values +
+    pseudocount``.
+
+    Filter first (:func:`abundance_filter`) and pass the kept taxa only: the CLR's reference,
+    the mean log over the columns, is taken over exactly the columns given.
+
+    Parameters
+    ----------
+    values : pandas.DataFrame
+        Samples x taxa, non-negative, no missing values.
+    pseudocount : float
+        Added to every value; must make every value strictly positive
+        (:func:`taxa_pseudocount`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Same shape, index and columns, float64; each row sums to 0.
+
+    Raises
+    ------
+    ValueError
+        A value plus ``pseudocount`` is not strictly positive, or a value is missing.
+    """
+    from skbio.stats.composition import clr as skbio_clr
+
+    shifted = values.to_numpy(dtype=np.float64) + pseudocount
+    out = skbio_clr(shifted, axis=1) if shifted.size else shifted
+    return pd.DataFrame(np.asarray(out), index=values.index, columns=values.columns)
 
 
 def taxa_pseudocount(values: pd.DataFrame, pseudocount: float, is_relative: bool) -> float:
     """The pseudocount used: ``pseudocount`` for counts; for relative tables, half the smallest
-    non-zero value of the table (a count pseudocount means nothing on proportions)."""
+    non-zero value of ``values`` (a count pseudocount means nothing on proportions). Pass the
+    whole table, before the filters: its smallest non-zero value stands for the detection
+    limit of the sequencing, not of the taxa that happen to be kept."""
     if not is_relative:
         return float(pseudocount)
     positive = values.to_numpy(dtype=np.float64)
@@ -108,7 +154,8 @@ class AbundanceFilter(BaseEstimator, TransformerMixin):
 
 
 class CLR(BaseEstimator, TransformerMixin):
-    """Centred log-ratio per sample (stateless)."""
+    """Centred log-ratio per sample over the columns it is given, :func:`clr` (stateless);
+    after :class:`AbundanceFilter` in a Pipeline, the CLR is over the kept taxa."""
 
     def __init__(self, pseudocount: float = 0.5):
         self.pseudocount = pseudocount

@@ -39,6 +39,20 @@ def test_clr_equals_naive_formula(counts):
     assert np.allclose(got.sum(axis=1), 0)
 
 
+def test_clr_is_scikit_bios_clr_of_values_plus_pseudocount(counts):
+    from skbio.stats.composition import clr as skbio_clr
+
+    got = clr(counts, 0.5)
+    expected = skbio_clr(counts.to_numpy() + 0.5)
+    assert np.array_equal(got.to_numpy(), expected)
+    assert list(got.index) == list(counts.index) and list(got.columns) == list(counts.columns)
+    kept = counts[["b", "c", "d"]]  # over the columns given only, as after the filters
+    assert np.array_equal(clr(kept, 0.5).to_numpy(), skbio_clr(kept.to_numpy() + 0.5))
+    assert clr(counts.iloc[:0], 0.5).shape == (0, 9)
+    with pytest.raises(ValueError, match="strictly positive"):
+        clr(counts, 0.0)  # zeros stay zeros without a pseudocount
+
+
 def test_filter_keeps_prevalent_abundant_taxa(counts):
     kept = abundance_filter(counts, prevalence=0.1, min_abundance=1e-4)
     for taxon in counts.columns:
@@ -76,6 +90,11 @@ def test_transformers_learn_from_training_samples_only(counts):
     assert filt.columns_ == list(abundance_filter(train, prevalence=0.5, min_abundance=0))
     assert list(filt.transform(test).columns) == filt.columns_
     assert np.allclose(CLR(0.5).fit(train).transform(test), clr(test, 0.5))
+    # In a Pipeline, the filter then the CLR over the kept taxa, as the whole-cohort analyses.
+    from sklearn.pipeline import make_pipeline
+
+    steps = make_pipeline(AbundanceFilter(prevalence=0.5, min_abundance=0), CLR(0.5)).fit(train)
+    assert np.allclose(steps.transform(test), clr(test[filt.columns_], 0.5))
     mtb = pd.DataFrame({"m": [1.0, 2.0, 4.0, 0.0]})
     step = HalfMinLog("log").fit(mtb.iloc[:2])  # training minimum 1 -> floor log(0.5)
     assert step.transform(mtb.iloc[3:])["m"].iloc[0] == pytest.approx(math.log(0.5))
