@@ -250,9 +250,13 @@ def run_integrate(
 
     # Correlations
     if "taxon" in transformed and "metabolite" in transformed:
-        correlations = spearman_pairs(transformed["taxon"], transformed["metabolite"])
-        correlations["taxon_name"] = _names(
-            correlations["taxon"], pd.Series("taxon", index=correlations.index), linked
+        correlations = spearman_pairs(
+            transformed["taxon"], transformed["metabolite"], linked.metadata["patient_id"]
+        )
+        correlations.insert(
+            correlations.columns.get_loc("n") + 1,
+            "taxon_name",
+            _names(correlations["taxon"], pd.Series("taxon", index=correlations.index), linked),
         )
         written["correlations"] = outdir / "correlations.tsv"
         _write_tsv(written["correlations"], correlations)
