@@ -72,7 +72,25 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--rarefaction-steps", type=int, default=20, help="depths per curve (default 20)"
     )
-    parser.add_argument("--permutations", type=int, default=999, help="(default 999)")
+    parser.add_argument(
+        "--rarefaction-max-depth",
+        type=int,
+        default=0,
+        help="deepest point of the rarefaction curves (default 0: the 95th percentile of the"
+        " samples' depths, at least the rarefaction depth)",
+    )
+    parser.add_argument(
+        "--no-curves",
+        dest="rarefaction_curves",
+        action="store_false",
+        help="no rarefaction curves (no alpha.rarefaction_curves.tsv, no rarefaction figure)",
+    )
+    parser.add_argument(
+        "--permutations",
+        type=int,
+        default=999,
+        help="of PERMANOVA and PERMDISP, restricted when patients repeat (default 999)",
+    )
     parser.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
     parser.add_argument(
         "--missing",
@@ -143,6 +161,8 @@ def run(args: argparse.Namespace) -> int:
         rarefaction_depth=args.rarefaction_depth,
         rarefaction_repeats=args.rarefaction_repeats,
         rarefaction_steps=args.rarefaction_steps,
+        rarefaction_curves=args.rarefaction_curves,
+        rarefaction_max_depth=args.rarefaction_max_depth,
         permutations=args.permutations,
         seed=args.seed,
         missing=args.missing,

@@ -161,21 +161,53 @@ def rarefied_alpha(
     return mean
 
 
-def rarefaction_curves(
-    counts: pd.DataFrame, *, steps: int, repeats: int, rng: np.random.Generator
-) -> pd.DataFrame:
-    """Observed taxa and Shannon (ln) by subsampling depth, each sample up to its own depth.
+#: Percentile of the samples' depths where the rarefaction curves stop by default.
+CURVES_PERCENTILE = 95
 
-    Depths: ``steps`` values spaced evenly on a log scale from 1 to the deepest sample, and each
-    sample's own depth (its full, unsubsampled values). Returns a long table ``sample_id, depth,
-    observed_mean, observed_sd, shannon_ln_mean, shannon_ln_sd`` (means and standard deviations
-    over ``repeats`` draws), sorted by sample and depth.
+
+def curve_max_depth(totals: np.ndarray, rarefaction_depth: int = 0) -> int:
+    """The default deepest point of the rarefaction curves: the depth of the sample at the
+    :data:`CURVES_PERCENTILE` th percentile of the samples' depths (``totals``, counts rounded
+    to integers), at least ``rarefaction_depth`` (so that the curves cross it) and at most the
+    deepest sample.
+
+    Every sample up to that percentile is drawn to its full depth, and the few deepest (in
+    real cohorts depths vary 20-fold) stop there rather than stretching the depth axis over a
+    range that only they reach; their curves are flat long before it when they are saturated.
+    """
+    totals = np.asarray(totals, dtype=np.float64)
+    if not totals.size:
+        return 1
+    cap = np.percentile(np.rint(totals), CURVES_PERCENTILE, method="lower")
+    return int(max(1, min(max(cap, rarefaction_depth), np.rint(totals).max())))
+
+
+def rarefaction_curves(
+    counts: pd.DataFrame,
+    *,
+    steps: int,
+    repeats: int,
+    rng: np.random.Generator,
+    max_depth: int | None = None,
+) -> pd.DataFrame:
+    """Observed taxa and Shannon (ln) by subsampling depth, each sample up to its own depth or
+    ``max_depth``, whichever is smaller.
+
+    Depths: ``steps`` values spaced evenly on a log scale from 1 to ``max_depth`` (None: the
+    deepest sample; :func:`curve_max_depth` gives the default of ``microbiome diversity``), and
+    each sample's own depth when it is not deeper (its full, unsubsampled values); a depth above
+    a sample's total is not drawn for it. Returns a long table ``sample_id, depth, observed_mean,
+    observed_sd, shannon_ln_mean, shannon_ln_sd`` (means and standard deviations over
+    ``repeats`` draws), sorted by sample and depth.
     """
     from skbio.diversity import alpha_diversity
 
     integers, totals = _integer_counts(counts)
     top = int(totals.max()) if len(totals) else 0
-    depths = np.unique(np.geomspace(1, max(top, 1), steps).astype(np.int64))
+    if max_depth is not None:
+        top = min(top, int(max_depth))
+    top = max(top, 1)
+    depths = np.unique(np.append(np.geomspace(1, top, steps).astype(np.int64), top))
     rows = []
     for depth in depths:
         below = np.flatnonzero(totals > depth)  # a sample's full depth comes below
@@ -200,13 +232,14 @@ def rarefaction_curves(
         )
     columns = ["sample_id", "depth", "observed_mean", "observed_sd"]
     columns += ["shannon_ln_mean", "shannon_ln_sd"]
-    if len(counts):
-        full = alpha_table(counts.round())
+    whole = np.flatnonzero(totals <= top)  # the samples drawn to their own depth
+    if whole.size:
+        full = alpha_table(counts.iloc[whole].round())
         rows.append(
             pd.DataFrame(
                 {
                     "sample_id": full.index,
-                    "depth": totals,
+                    "depth": totals[whole],
                     "observed_mean": full["observed"].to_numpy(),
                     "observed_sd": 0.0,
                     "shannon_ln_mean": full["shannon_ln"].to_numpy(),

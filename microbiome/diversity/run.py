@@ -76,8 +76,10 @@ class DiversityOptions:
     """Parameters of the analysis (echoed in ``parameters.json``).
 
     ``variables`` None means every metadata column but the patient ID; ``rarefaction_depth`` 0
-    means no rarefaction; ``rank`` None keeps the table's features as they are; ``figures``
-    False writes the tables only.
+    means no rarefaction; ``rarefaction_curves`` False draws no curves (no table, no figure);
+    ``rarefaction_max_depth`` caps the curves' depths, 0 for the automatic cap
+    (:func:`microbiome.diversity.alpha.curve_max_depth`); ``rank`` None keeps the table's features
+    as they are; ``figures`` False writes the tables only.
     """
 
     metrics: Sequence[str] = ("braycurtis", "jaccard", "aitchison")
@@ -86,6 +88,8 @@ class DiversityOptions:
     rarefaction_depth: int = 0
     rarefaction_repeats: int = 10
     rarefaction_steps: int = 20
+    rarefaction_curves: bool = True
+    rarefaction_max_depth: int = 0
     permutations: int = 999
     seed: int = 42
     missing: str = "drop"
@@ -97,7 +101,7 @@ class DiversityOptions:
     def check(self) -> None:
         if self.missing not in MISSING_POLICIES:
             raise ConfigError(f"missing must be one of {', '.join(MISSING_POLICIES)}")
-        for name in ("rarefaction_depth", "permutations"):
+        for name in ("rarefaction_depth", "rarefaction_max_depth", "permutations"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be at least 0")
         for name in ("rarefaction_repeats", "rarefaction_steps"):
@@ -123,13 +127,14 @@ def safe_name(name: str) -> str:
 
 
 def figures(
-    metrics: Sequence[str], variables: Sequence[str], *, tree: bool
+    metrics: Sequence[str], variables: Sequence[str], *, tree: bool, curves: bool = True
 ) -> list[tuple[str, str, str, str]]:
     """(file stem, kind, metric, variable) of every figure drawn for ``variables`` named
-    explicitly: ``rarefaction``, ``pcoa_<metric>_<variable>``, ``alpha_<metric>_<variable>``
-    (kind ``rarefaction``, ``pcoa`` or ``alpha``). The workflow declares its outputs from this."""
+    explicitly: ``rarefaction`` (with ``curves``), ``pcoa_<metric>_<variable>``,
+    ``alpha_<metric>_<variable>`` (kind ``rarefaction``, ``pcoa`` or ``alpha``). The workflow
+    declares its outputs from this."""
     alpha = [*alpha_mod.ALPHA_METRICS, *(["faith_pd"] if tree else [])]
-    out = [("rarefaction", "rarefaction", "", "")]
+    out = [("rarefaction", "rarefaction", "", "")] if curves else []
     for variable in variables:
         stem = safe_name(variable)
         out += [(f"pcoa_{m}_{stem}", "pcoa", m, variable) for m in metrics]
@@ -350,14 +355,21 @@ def run_diversity(
             log.warning("sample %s is below the rarefaction depth %d", sample, depth)
         _write_tsv(out / "alpha.rarefied.tsv", rarefied.rename_axis("sample_id").reset_index())
         alpha_source, tested_alpha = "rarefied", rarefied
-    if table.relative:
-        curves = pd.DataFrame(columns=["sample_id", "depth", "observed_mean"])
-    else:
+    curves_depth = None  # the curves' deepest point
+    curves = pd.DataFrame(columns=["sample_id", "depth", "observed_mean"])
+    if options.rarefaction_curves and not table.relative:
+        curves_depth = options.rarefaction_max_depth or alpha_mod.curve_max_depth(
+            data.sum(axis=1).to_numpy(), depth
+        )
         curves = alpha_mod.rarefaction_curves(
-            data, steps=options.rarefaction_steps, repeats=options.rarefaction_repeats, rng=rng
+            data,
+            steps=options.rarefaction_steps,
+            repeats=options.rarefaction_repeats,
+            rng=rng,
+            max_depth=curves_depth,
         )
         _write_tsv(out / "alpha.rarefaction_curves.tsv", curves)
-    if options.figures:
+    if options.figures and options.rarefaction_curves:
         plots.rarefaction_figure(
             curves,
             depth=depth,
@@ -490,7 +502,12 @@ def run_diversity(
             series[variable.name] = pd.Series(np.nan, index=data.index, name=variable.name)
         else:
             series[variable.name] = metadata.table[variable.name].reindex(data.index)
-    planned = figures(list(ordinations), list(drawn), tree=phylogeny is not None)
+    planned = figures(
+        list(ordinations),
+        list(drawn),
+        tree=phylogeny is not None,
+        curves=options.rarefaction_curves,
+    )
     for stem, kind, metric, name in planned if options.figures else []:
         if kind == "rarefaction":
             continue  # drawn with the curves
@@ -540,6 +557,11 @@ def run_diversity(
             "simpson": "Gini-Simpson 1 - sum p^2",
             "chao1": "bias-corrected, on counts rounded to integers",
             "tested_values": alpha_source,
+            "rarefaction_curves": (
+                f"up to {curves_depth} counts (each sample up to its own depth)"
+                if curves_depth
+                else "not drawn"
+            ),
         },
         "beta": {
             "braycurtis": "on relative abundances",

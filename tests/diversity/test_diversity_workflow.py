@@ -64,3 +64,17 @@ def test_switched_off_or_without_metadata(tmp_path):
     result = snakemake(work, "--dry-run", "--printshellcmds")
     assert result.returncode == 0, result.stderr
     assert _jobs(result.stdout)["diversity"] == 1 and "--metadata" not in result.stdout
+
+
+def test_curves_off_are_neither_run_nor_declared(tmp_path):
+    work = make_workdir(tmp_path)
+    _edit(
+        work,
+        (r"^  rarefaction_curves: true", "  rarefaction_curves: false"),
+        (r"^  rarefaction_max_depth: 0", "  rarefaction_max_depth: 5000"),
+    )
+    result = snakemake(work, "--dry-run", "--printshellcmds")
+    assert result.returncode == 0, result.stderr
+    assert "--no-curves" in result.stdout and "--rarefaction-max-depth 5000" in result.stdout
+    assert "figures/rarefaction.svg" not in result.stdout
+    assert "results/diversity/figures/pcoa_braycurtis_diagnosis.svg" in result.stdout

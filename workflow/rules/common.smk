@@ -452,7 +452,10 @@ def diversity_figures(ext="svg"):
             {"figure": f"{kind} {metric}".strip(), "variable": variable or "-"},
         )
         for stem, kind, metric, variable in figures(
-            diversity_metrics(), cfg["variables"], tree=bool(cfg["tree"])
+            diversity_metrics(),
+            cfg["variables"],
+            tree=bool(cfg["tree"]),
+            curves=cfg["rarefaction_curves"],
         )
     ]
 

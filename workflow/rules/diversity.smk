@@ -109,6 +109,7 @@ if diversity_active():
             metrics=",".join(config["diversity"]["metrics"]),
             tree=lambda wildcards, input: shell_flag("--tree", input.tree),
             sketches=lambda wildcards, input: shell_flag("--sketches", input.sketches),
+            curves="" if config["diversity"]["rarefaction_curves"] else "--no-curves",
             cfg=config["diversity"],
         shell:
             "microbiome diversity --table {input.table:q} --orientation {params.orientation:q}"
@@ -120,5 +121,6 @@ if diversity_active():
             " --rarefaction-depth {params.cfg[rarefaction_depth]}"
             " --rarefaction-repeats {params.cfg[rarefaction_repeats]}"
             " --rarefaction-steps {params.cfg[rarefaction_steps]}"
+            " --rarefaction-max-depth {params.cfg[rarefaction_max_depth]} {params.curves}"
             " --permutations {params.cfg[permutations]} --seed {params.cfg[seed]}"
             " --missing {params.cfg[missing]:q} -o results/diversity 2> {log:q}"
