@@ -30,6 +30,16 @@ TABLE_METRICS = ("braycurtis", "jaccard", "aitchison", "weighted_unifrac", "unwe
 PHYLOGENETIC = frozenset({"weighted_unifrac", "unweighted_unifrac"})
 #: The metric of the k-mer sketches.
 SKETCH_METRIC = "kmer_jaccard"
+#: What each metric's distances are computed on (column ``distances_of`` of the tests tables):
+#: never raw counts, so that depths varying 20-fold across samples do not weigh on the tests.
+DISTANCES_OF = {
+    "braycurtis": "relative abundances",
+    "jaccard": "presence/absence",
+    "aitchison": "CLR of counts + pseudocount",
+    "weighted_unifrac": "relative abundances on the tree",
+    "unweighted_unifrac": "presence/absence on the tree",
+    SKETCH_METRIC: "k-mer sketches of the reads",
+}
 
 
 def check_metrics(metrics: Sequence[str], *, tree: bool) -> list[str]:

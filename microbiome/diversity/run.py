@@ -45,6 +45,8 @@ PERMANOVA_COLUMNS = [
     "permutations",
     "q_value",
     "note",
+    "permutation_scheme",
+    "distances_of",
 ]
 PERMDISP_COLUMNS = [
     "metric",
@@ -56,6 +58,8 @@ PERMDISP_COLUMNS = [
     "permutations",
     "q_value",
     "note",
+    "permutation_scheme",
+    "distances_of",
 ]
 ALPHA_TEST_COLUMNS = [
     "metric",
@@ -68,6 +72,7 @@ ALPHA_TEST_COLUMNS = [
     "q_value",
     "alpha_source",
     "note",
+    "n_patients",
 ]
 
 
@@ -275,6 +280,7 @@ def run_diversity(
 
     # Metadata: which variables, on which samples.
     variables: list[_Variable] = []
+    patients: pd.Series | None = None  # sample ID -> patient ID of the samples with metadata
     explicit = options.variables is not None
     if metadata is not None:
         match = metadata.match(all_samples)
@@ -304,6 +310,7 @@ def run_diversity(
                 f"{metadata.path} (columns: {', '.join(metadata.types)})"
             )
         tested = match.table.loc[[s for s in match.table.index if s in data.index]]
+        patients = tested["patient_id"].astype(str)
         for name in names:
             variable = _prepare_variable(name, tested[name], metadata.types[name], options.missing)
             if variable.reason:
@@ -441,7 +448,11 @@ def run_diversity(
                 if dm is None:
                     continue
                 groups = variable.values[variable.values.index.isin(dm.ids)]
-                common = {"metric": metric, "variable": variable.name, "note": variable.note}
+                common = {
+                    "metric": metric,
+                    "variable": variable.name,
+                    "distances_of": beta.DISTANCES_OF[metric],
+                }
                 if groups.nunique() < 2 or groups.nunique() == len(groups):
                     continue
                 for rows, test in (
@@ -450,26 +461,33 @@ def run_diversity(
                 ):
                     try:
                         result = test(
-                            dm, groups, permutations=options.permutations, seed=options.seed
+                            dm,
+                            groups,
+                            permutations=options.permutations,
+                            seed=options.seed,
+                            patients=patients,
                         )
                     except ValueError as exc:  # scikit-bio refuses the grouping
                         log.warning("%s of %s by %s: %s", test.__name__, metric, variable.name, exc)
                         result = {"n_samples": len(groups), "n_groups": groups.nunique()}
-                        result["note"] = "; ".join(filter(None, [variable.note, f"not run: {exc}"]))
-                    rows.append(common | result)
+                        result["note"] = f"not run: {exc}"
+                    note = "; ".join(filter(None, [variable.note, result.pop("note", "")]))
+                    rows.append(common | result | {"note": note})
         for column in alpha_columns:
             values = tested_alpha[column].reindex(variable.values.index).dropna()
             x = variable.values.loc[values.index]
             if len(values) < 3:
                 continue
+            result = stats.alpha_test(values, x, variable.type, patients)
+            note = "; ".join(filter(None, [variable.note, result.pop("note", "")]))
             alpha_rows.append(
                 {
                     "metric": column,
                     "variable": variable.name,
                     "variable_type": variable.type,
-                    **stats.alpha_test(values, x, variable.type),
+                    **result,
                     "alpha_source": alpha_source,
-                    "note": variable.note,
+                    "note": note,
                 }
             )
     tables = {
@@ -570,9 +588,21 @@ def run_diversity(
             "kmer_jaccard": "1 - Jaccard of FracMinHash sketches",
         },
         "tests": {
+            "permanova_distances": (
+                "the beta distances above, never raw counts: Bray-Curtis on relative abundances"
+                " (each sample scaled to 1), so that sequencing depth does not weigh"
+            ),
             "permanova_r2": "F (g - 1) / (F (g - 1) + (n - g))",
             "permdisp": "distances to group spatial medians (scikit-bio test='median')",
             "alpha": "Mann-Whitney U (2 groups), Kruskal-Wallis (> 2), Spearman (continuous)",
+            "repeated_patients": (
+                "when a patient has several of the samples tested: PERMANOVA/PERMDISP"
+                " permutations move a patient-level variable's labels with whole patients"
+                " ('patients as blocks') or shuffle a varying variable's labels only within"
+                " patients ('within patients'); alpha is tested on patient means for a"
+                " patient-level variable, by a linear mixed model with a random intercept per"
+                " patient (statsmodels MixedLM) otherwise"
+            ),
             "q_value": "Benjamini-Hochberg over all rows of each tests table",
         },
         "summary": summary,
