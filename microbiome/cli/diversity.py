@@ -21,7 +21,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         " a plain TSV of samples by taxa in either orientation. Writes into OUTDIR: alpha.tsv"
         " (Shannon with the natural log), beta/<metric>.distances.tsv, pcoa/, tests/"
         " (permanova.tsv, permdisp.tsv, alpha_tests.tsv, skipped_variables.tsv), excluded.tsv,"
-        " figures/ (SVG and PNG) and parameters.json. All metrics and tests are scikit-bio's.",
+        " figures/ (SVG and PNG) and parameters.json. All metrics and tests are scikit-bio's;"
+        " when a patient (--patient-column) has several samples, permutations are restricted to"
+        " patients and alpha is tested on patient means or by a mixed model.",
     )
     parser.add_argument("--table", required=True, help="taxa table (TSV or BIOM)")
     parser.add_argument("--metadata", help="clinical metadata sheet (TSV/CSV, one row per sample)")

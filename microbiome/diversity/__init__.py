@@ -6,7 +6,8 @@ writes the tidy tables and figures of ``microbiome diversity``:
 
 - :mod:`.alpha`: per-sample alpha diversity, rarefaction (seeded, repeated, averaged) and curves;
 - :mod:`.beta`: distance matrices (Bray-Curtis, Jaccard, Aitchison, UniFrac, k-mer sketches);
-- :mod:`.stats`: PERMANOVA (with R2), PERMDISP, alpha diversity against metadata, BH;
+- :mod:`.stats`: PERMANOVA (with R2), PERMDISP, alpha diversity against metadata, and their
+  restricted permutations, patient means and mixed models when patients repeat;
 - :mod:`.plots`: the figures (PCoA, alpha by group, rarefaction curves);
 - :mod:`.run`: the whole analysis, from files to the output folder.
 """
