@@ -93,8 +93,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     analysis.add_argument("--folds", type=int, help="cross-validation folds")
     analysis.add_argument("--repeats", type=int, help="repeats of the cross-validation")
     analysis.add_argument("--permutations", type=int, help="label permutations (p-value)")
+    analysis.add_argument(
+        "--permutation-alpha",
+        type=float,
+        metavar="A",
+        help="stop permuting once p > A is sure (0: draw every permutation)",
+    )
     analysis.add_argument("--seed", type=int, help="random seed")
-    analysis.add_argument("--threads", type=int, help="threads of the random forests")
+    analysis.add_argument(
+        "--threads", type=int, help="processes of the cross-validation rounds and permutations"
+    )
     parser.set_defaults(func=run)
 
 
@@ -132,6 +140,10 @@ def run(args: argparse.Namespace) -> int:
     for k, v in inner.items():
         if v < (2 if k == "folds" else 0 if k in ("permutations", "seed") else 1):
             raise ConfigError(f"--{k} {v} is too small")
+    if args.permutation_alpha is not None:
+        if not 0 <= args.permutation_alpha <= 1:
+            raise ConfigError(f"--permutation-alpha {args.permutation_alpha} is not in [0, 1]")
+        inner["permutation_alpha"] = args.permutation_alpha
     if args.taxa_orientation:
         top["taxa_orientation"] = args.taxa_orientation
     settings = dataclasses.replace(

@@ -377,6 +377,8 @@ def _biomarkers(linked, settings: Settings, bio: bm.Settings, outdir: Path, skip
         best = result.performance.sort_values(
             ["auroc_mean", "feature_set"], ascending=[False, True], kind="mergesort"
         ).iloc[0]
+        key = (best["feature_set"], best["model"])
+        optimism = bm.selection_optimism(result.repeat_aurocs, key)
         chosen = {
             "feature_set": best["feature_set"],
             "model": best["model"],
@@ -384,6 +386,9 @@ def _biomarkers(linked, settings: Settings, bio: bm.Settings, outdir: Path, skip
             "auroc_mean": float(best["auroc_mean"]),
             "auroc_ci": [float(best["auroc_ci_low"]), float(best["auroc_ci_high"])],
             "permutation_p": float(best["permutation_p"]),
+            "candidates": len(result.performance),
+            "selection_optimism": optimism,
+            "auroc_selection_corrected": float(best["auroc_mean"]) - optimism,
         }
     description = {
         "outcome": settings.outcome,
@@ -393,9 +398,21 @@ def _biomarkers(linked, settings: Settings, bio: bm.Settings, outdir: Path, skip
         "taxa_rank": settings.rank,
         "models": sorted(result.models),
         "feature_names": result.feature_names,
-        "auroc": "mean over repeats of the AUROC of pooled out-of-fold probabilities",
-        "auroc_ci": "95% percentile bootstrap over patients of the repeat-averaged out-of-fold"
-        f" probabilities ({bio.bootstrap} resamples)",
+        "auroc": "mean over repeats of the AUROC of each repeat's pooled out-of-fold probabilities",
+        "auroc_ci": "95% percentile bootstrap over patients of that mean over repeats"
+        f" ({bio.bootstrap} resamples; out-of-fold probabilities held fixed, models not refitted)",
+        "permutation_p": "the reported AUROC against one cross-validation round per label"
+        " permutation on the first repeat's splits (conservative: a single round varies more"
+        " than a mean over repeats); draws stop once p > "
+        f"{bio.permutation_alpha} is settled (Besag and Clifford 1991)"
+        if bio.permutation_alpha > 0
+        else "the reported AUROC against one cross-validation round per label permutation on"
+        " the first repeat's splits (conservative: a single round varies more than a mean over"
+        " repeats)",
+        "selection": "the chosen model is the best mean AUROC of the candidates on the same"
+        " cross-validation; selection_optimism is the mean over repeats of the best candidate's"
+        " AUROC in that repeat minus the chosen one's (Tibshirani and Tibshirani 2009), and"
+        " auroc_selection_corrected the chosen AUROC minus it",
         "usage": "joblib.load(path)['models'][chosen key].predict_proba("
         "table[feature_names[feature_set]])[:, 1] on raw values: taxa as read by"
         " read_feature_table and collapsed with .at_rank(taxa_rank) when taxa_rank is set,"

@@ -145,3 +145,104 @@ def test_random_forest_predictions_do_not_depend_on_thread_timing():
     )
     model = result.models["taxa/random_forest"]
     assert len({model.predict_proba(taxa)[:, 1].tobytes() for _ in range(30)}) == 1
+
+
+def test_cross_validated_aurocs_are_those_of_the_whole_pipeline_refitted_per_fold():
+    """The naive twin: each fold refits the whole Pipeline (filter, CLR, scaler, model); the
+    prepared folds shared by models and permutations must give the same probabilities."""
+    from sklearn.base import clone
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    taxa, mtb, meta = _data()
+    result = _evaluate(taxa, mtb, meta)
+    outcome = bm.binary_outcome(meta, "group", ["case"])
+    y = outcome.values.loc[taxa.index].to_numpy()
+    groups = meta["patient_id"].to_numpy()
+    sets = {"taxa": taxa, "metabolites": mtb, "combined": pd.concat([taxa, mtb], axis=1)}
+    perf = result.performance.set_index(["feature_set", "model"])
+    for (feature_set, model), row in perf.iterrows():
+        template = bm.make_pipeline(
+            feature_set, model, list(taxa.columns), list(mtb.columns), SETTINGS, SETTINGS.seed
+        )
+        X = sets[feature_set]
+        aurocs = []
+        for r in range(SETTINGS.repeats):
+            oof = np.zeros(len(y))
+            cv = StratifiedGroupKFold(SETTINGS.folds, shuffle=True, random_state=SETTINGS.seed + r)
+            for train, test in cv.split(X, y, groups):
+                fitted = clone(template).fit(X.iloc[train], y[train])
+                oof[test] = fitted.predict_proba(X.iloc[test])[:, 1]
+            aurocs.append(roc_auc_score(y, oof))
+        assert row["auroc_mean"] == pytest.approx(np.mean(aurocs), abs=1e-12)
+        assert row["auroc_sd"] == pytest.approx(np.std(aurocs), abs=1e-12)
+
+
+def test_results_do_not_depend_on_the_number_of_processes():
+    taxa, mtb, meta = _data(n_patients=16)
+    one = _evaluate(taxa, mtb, meta, SETTINGS)
+    two = _evaluate(taxa, mtb, meta, bm.Settings(**{**SETTINGS.__dict__, "threads": 2}))
+    pd.testing.assert_frame_equal(one.performance, two.performance)
+    pd.testing.assert_frame_equal(one.predictions, two.predictions)
+    pd.testing.assert_frame_equal(one.importance, two.importance)
+
+
+def test_absent_taxa_are_dropped_without_changing_any_result():
+    taxa, mtb, meta = _data(n_patients=16)
+    padded = taxa.assign(**{f"absent{j}": 0.0 for j in range(50)})
+    plain, wide = _evaluate(taxa, mtb, meta), _evaluate(padded, mtb, meta)
+    pd.testing.assert_frame_equal(plain.performance, wide.performance)
+    assert wide.feature_names["taxa"] == list(taxa.columns)
+
+
+def _naive_p(null, observed):
+    return (1 + sum(v >= observed for v in null)) / (1 + len(null))
+
+
+def test_sequential_p_settles_the_same_decision_as_every_permutation():
+    rng = np.random.default_rng(4)
+    for _ in range(300):
+        permutations = int(rng.integers(1, 120))
+        alpha = float(rng.choice([0.01, 0.05, 0.1]))
+        null = rng.random(permutations)
+        observed = float(rng.random() ** 0.3)
+        p, used = bm.sequential_p(null, observed, permutations, alpha)
+        full = _naive_p(null, observed)
+        assert (p <= alpha) == (full <= alpha)
+        h = max(1, int(np.floor(alpha * (permutations + 1))))
+        exceed = np.cumsum(null >= observed)
+        if exceed[-1] >= h:  # stopped at the h-th exceedance: Besag-Clifford's h / l
+            assert used == int(np.argmax(exceed >= h)) + 1
+            assert p == pytest.approx(max(h / used, (1 + h) / (1 + permutations)))
+        else:
+            assert used == permutations and p == pytest.approx(full)
+    null = rng.random(50)
+    assert bm.sequential_p(null, 0.6, 50, 0.0) == (pytest.approx(_naive_p(null, 0.6)), 50)
+    assert np.isnan(bm.sequential_p([], 0.6, 0, 0.05)[0])
+
+
+def test_permutations_stop_early_for_a_model_without_signal_only():
+    taxa, mtb, meta = _data(n_patients=20, signal=0.0)
+    settings = bm.Settings(
+        folds=3, repeats=2, permutations=99, bootstrap=20, trees=10, seed=3,
+        models=("l1_logistic",), permutation_alpha=0.05,
+    )  # fmt: skip
+    perf = _evaluate(taxa, mtb, meta, settings).performance.set_index("feature_set")
+    for feature_set, row in perf.iterrows():
+        if row["permutation_p"] > 0.05:
+            assert row["n_permutations"] < 99, feature_set
+            assert row["permutation_p"] == pytest.approx(max(5 / row["n_permutations"], 0.06))
+    taxa, mtb, meta = _data(n_patients=20, signal=3.0)
+    row = _evaluate(taxa, mtb, meta, settings).performance.set_index("feature_set")
+    assert row.loc["metabolites", "n_permutations"] == 99
+    assert row.loc["metabolites", "permutation_p"] == pytest.approx(0.01)
+
+
+def test_selection_optimism_is_the_mean_best_minus_chosen_per_repeat():
+    table = pd.DataFrame(
+        [("taxa", "a", 0, 0.80), ("taxa", "a", 1, 0.60), ("taxa", "b", 0, 0.70),
+         ("taxa", "b", 1, 0.75), ("combined", "a", 0, 0.65), ("combined", "a", 1, 0.50)],
+        columns=bm.REPEAT_AUROC_COLUMNS,
+    )  # fmt: skip
+    # chosen taxa/b (mean 0.725 > 0.70): repeat 0 best 0.80 (-0.70), repeat 1 best 0.75 (-0.75)
+    assert bm.selection_optimism(table, ("taxa", "b")) == pytest.approx(0.05)
+    assert bm.selection_optimism(table, ("taxa", "a")) == pytest.approx((0 + 0.15) / 2)

@@ -181,6 +181,12 @@ def test_biomarker_outputs_and_saved_model(result):
     assert (perf["n_samples"] == 32).all() and (perf["n_positive"] == 16).all()
     described = json.loads((result / "biomarkers/model.json").read_text())
     assert described["positive_class"] == ["Adenoma", "Carcinoma"]
+    chosen = described["chosen"]
+    assert chosen["candidates"] == 6 and chosen["selection_optimism"] >= 0
+    assert chosen["auroc_selection_corrected"] == pytest.approx(
+        chosen["auroc_mean"] - chosen["selection_optimism"]
+    )
+    assert "Besag and Clifford" in described["permutation_p"]
     saved = joblib.load(result / "biomarkers/model.joblib")
     key = described["chosen"]["key"]
     assert saved["versions"]["scikit-learn"] and key in saved["models"]
@@ -236,6 +242,8 @@ def test_one_class_outcome_is_a_reported_skip(tmp_path):
 def test_usage_errors(tmp_path, capsys):
     code, _ = _run(tmp_path, "--variables", "Nope")
     assert code == 2 and "variable 'Nope' is not a column" in capsys.readouterr().err
+    code, _ = _run(tmp_path, "--permutation-alpha", "1.5")
+    assert code == 2 and "--permutation-alpha 1.5 is not in [0, 1]" in capsys.readouterr().err
     wrong = tmp_path / "wrong.tsv"
     wrong.write_text("Sample\tSubject\tStudy.Group\tGender\nX1\tX1\tControl\tMale\n")
     code, _ = _run(tmp_path, metadata=wrong)
