@@ -627,12 +627,25 @@ def methods(cohort: Cohort) -> dict:
     if cohort.diversity.ran:
         steps.append(
             "Alpha and beta diversity, ordination and PERMANOVA come from microbiome diversity "
-            f"({cohort.diversity.folder})."
+            f"({cohort.diversity.folder}). PERMANOVA and PERMDISP test distances between "
+            "relative abundances (Bray-Curtis), presences (Jaccard) or CLR values (Aitchison), "
+            "never raw counts, whose depths vary many-fold between samples; when a patient has "
+            "several samples, permutations move patients as blocks (a patient-level variable) "
+            "or labels within patients only, and alpha diversity is tested on patient means or "
+            "with a mixed model (random intercept per patient)."
         )
     if cohort.integrate.ran:
         steps.append(
             "Associations, microbe-metabolite correlations and biomarker models come from "
-            f"microbiome integrate ({cohort.integrate.folder})."
+            f"microbiome integrate ({cohort.integrate.folder}): taxa are filtered by prevalence "
+            "and mean relative abundance, then CLR-transformed over the kept taxa; correlations "
+            "are over patient means when patients repeat. A model's AUROC is the mean over "
+            "repeated cross-validations by patient; its interval is a patient bootstrap of that "
+            "mean with the models not refitted (a lower bound of the uncertainty); its p-value "
+            "compares it with single cross-validation rounds on permuted labels (conservative), "
+            "drawing permutations until the decision is settled (Besag and Clifford 1991); the "
+            "chosen model's AUROC is also given corrected for choosing it among the candidates "
+            "(Tibshirani and Tibshirani 2009)."
         )
     database = None
     if cohort.inputs.database:
@@ -714,10 +727,19 @@ def chosen_model(stage: StageOutputs) -> dict | None:
         "n_positive": int(best["n_positive"]),
         "permutation_p": float(best["permutation_p"]),
         "n_models": len(perf),
+        "auroc_corrected": _corrected(chosen, best),
         "outcome": str(info.get("outcome") or chosen.get("outcome") or ""),
         "positive_class": _levels(info.get("positive_class"), "the positive outcome"),
         "negative_class": _levels(info.get("negative_class"), "other"),
     }
+
+
+def _corrected(chosen: dict, best: pd.Series) -> float | None:
+    """The chosen model's AUROC corrected for its selection among the candidates, when
+    ``model.json`` gives it for this model (older outputs do not)."""
+    value = chosen.get("auroc_selection_corrected")
+    same = (chosen.get("feature_set"), chosen.get("model")) == (best["feature_set"], best["model"])
+    return float(value) if same and value is not None else None
 
 
 def _levels(value, default: str) -> str:
@@ -766,11 +788,15 @@ def model_guard(cohort: Cohort) -> str:
 
 def auroc_text(model: dict) -> str:
     """The chosen model's AUROC as every report states it: with its interval, its permutation
-    p-value, and that it was the best of N models chosen on the same data."""
-    return (
+    p-value, that it was the best of N models chosen on the same data, and the AUROC corrected
+    for that choice when the integrate stage estimated it."""
+    text = (
         f"The model's cross-validated AUROC is {model['auroc']:.2f} "
         f"({model['auroc_low']:.2f}-{model['auroc_high']:.2f}; 0.5 = chance, 1 = perfect; "
         f"permutation p = {model['permutation_p']:.2g}) on {model['n_samples']} samples; "
         f"it is the best of {model['n_models']} models, selected on the same data "
-        "(optimistic)."
     )
+    if model.get("auroc_corrected") is None:
+        return text + "(optimistic)."
+    corrected = f"{model['auroc_corrected']:.2f}"
+    return text + f"(optimistic: corrected for that selection, about {corrected})."

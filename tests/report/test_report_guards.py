@@ -306,6 +306,23 @@ def test_an_auroc_shown_carries_its_p_value_and_the_model_selection(tmp_path):
     assert statement.replace("'", "&#39;") in (out / "cohort.html").read_text()
 
 
+def test_the_auroc_corrected_for_model_selection_is_stated_when_estimated(tmp_path):
+    patients = cohort_of(3, 3)
+    paths = write_cohort(tmp_path, patients, {p[0]: 90.0 for p in patients}, integrate=True,
+                         config="  min_patients_per_class: 3\n")  # fmt: skip
+    model_json = paths["integrate"] / "biomarkers" / "model.json"
+    info = json.loads(model_json.read_text())
+    info["chosen"].update(selection_optimism=0.26, auroc_selection_corrected=0.74)
+    model_json.write_text(json.dumps(info))
+    out = render(paths, tmp_path / "out", *only("PD1"))
+    statement = (
+        "it is the best of 2 models, selected on the same data (optimistic: corrected for that "
+        "selection, about 0.74)."
+    )
+    assert statement in summary_line((out / "patients" / "PD1.html").read_text(), "responder")
+    assert statement in (out / "cohort.html").read_text()
+
+
 # --------------------------------------------------------------------------------------------
 # (d) tables mode
 # --------------------------------------------------------------------------------------------
