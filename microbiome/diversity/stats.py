@@ -313,18 +313,21 @@ def permanova(
             "permutation_scheme": scheme,
         }
         if scheme != FREE:
-            codes = np.unique(labels, return_inverse=True)[1]
-            who = patients.reindex(groups.index).to_numpy()
-            out["p_value"] = restricted_p_value(
-                lambda batch: permanova_f(dm.data, batch),
-                codes,
-                who,
-                scheme,
-                permutations=permutations,
-                seed=seed,
-            )[0]
-            out["note"] = _scheme_note(codes, who, scheme, permutations)
+            out.update(
+                _restricted(
+                    lambda batch: permanova_f(dm.data, batch),
+                    labels, groups, patients, scheme, permutations, seed,
+                )
+            )  # fmt: skip
     return out
+
+
+def _restricted(statistic, labels, groups, patients, scheme, permutations, seed) -> dict:
+    """p_value and note of a test whose permutations ``scheme`` restricts by patient."""
+    codes = np.unique(labels, return_inverse=True)[1]
+    who = patients.reindex(groups.index).to_numpy()
+    p = restricted_p_value(statistic, codes, who, scheme, permutations=permutations, seed=seed)[0]
+    return {"p_value": p, "note": _scheme_note(codes, who, scheme, permutations)}
 
 
 def permdisp(
@@ -363,17 +366,12 @@ def permdisp(
 
             # the coordinates scikit-bio's permdisp works in (all axes, dimensions=0)
             coordinates = pcoa(dm, method="eigh", dimensions=0).samples.to_numpy()
-            codes = np.unique(labels, return_inverse=True)[1]
-            who = patients.reindex(groups.index).to_numpy()
-            out["p_value"] = restricted_p_value(
-                lambda batch: permdisp_f(coordinates, batch),
-                codes,
-                who,
-                scheme,
-                permutations=permutations,
-                seed=seed,
-            )[0]
-            out["note"] = _scheme_note(codes, who, scheme, permutations)
+            out.update(
+                _restricted(
+                    lambda batch: permdisp_f(coordinates, batch),
+                    labels, groups, patients, scheme, permutations, seed,
+                )
+            )  # fmt: skip
     return out
 
 
