@@ -544,9 +544,7 @@ def make_kim_subset(shared: Path, out: Path, per_group: int = 12, n_genera: int 
     folder.mkdir(parents=True, exist_ok=True)
     sub.to_csv(folder / "kim_genera.counts.tsv", sep="\t", lineterminator="\n")
     columns = ["Sample", "Subject", "Study.Group", "Age", "Gender"]
-    chosen[columns].to_csv(
-        folder / "kim_metadata.tsv", sep="\t", index=False, lineterminator="\n"
-    )
+    chosen[columns].to_csv(folder / "kim_metadata.tsv", sep="\t", index=False, lineterminator="\n")
 
 
 def make_sample_sheet(config: Path):
