@@ -283,6 +283,18 @@ def test_alpha_without_repeats_is_unchanged():
     }
 
 
+def _run(tmp_path, options):
+    """run_diversity on ``tmp_path``'s table.tsv and meta.tsv; its output folder."""
+    out = tmp_path / "out"
+    run_diversity(
+        read_feature_table(tmp_path / "table.tsv"),
+        read_metadata(tmp_path / "meta.tsv"),
+        out,
+        options,
+    )
+    return out
+
+
 def test_run_reports_the_scheme_and_the_patients(tmp_path):
     """A longitudinal cohort: 8 patients x 3 timepoints, responder constant per patient."""
     rng = np.random.default_rng(5)
@@ -310,13 +322,7 @@ def test_run_reports_the_scheme_and_the_patients(tmp_path):
         rarefaction_repeats=2,
         figures=False,
     )
-    out = tmp_path / "out"
-    run_diversity(
-        read_feature_table(tmp_path / "table.tsv"),
-        read_metadata(tmp_path / "meta.tsv"),
-        out,
-        options,
-    )
+    out = _run(tmp_path, options)
     permanova = pd.read_csv(out / "tests" / "permanova.tsv", sep="\t").set_index("variable")
     assert list(permanova.columns[-2:]) == ["permutation_scheme", "distances_of"]
     assert permanova.at["responder", "permutation_scheme"] == "patients as blocks"
@@ -345,13 +351,7 @@ def test_run_without_patients_says_free(tmp_path):
     options = DiversityOptions(
         variables=("group",), permutations=49, rarefaction_steps=3, figures=False
     )
-    out = tmp_path / "out"
-    run_diversity(
-        read_feature_table(tmp_path / "table.tsv"),
-        read_metadata(tmp_path / "meta.tsv"),
-        out,
-        options,
-    )
+    out = _run(tmp_path, options)
     permanova = pd.read_csv(out / "tests" / "permanova.tsv", sep="\t")
     assert (permanova["permutation_scheme"] == "free").all()
     assert set(permanova["distances_of"]) == {
