@@ -66,12 +66,13 @@ def previous_module(revision: str):
         capture_output=True,
         text=True,
     ).stdout
-    path = Path(tempfile.mkdtemp()) / "previous_biomarkers.py"
-    path.write_text(source)
-    spec = importlib.util.spec_from_file_location("previous_biomarkers", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "previous_biomarkers.py"
+        path.write_text(source)
+        spec = importlib.util.spec_from_file_location("previous_biomarkers", path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module  # dataclasses look their module up
+        spec.loader.exec_module(module)
     return module
 
 

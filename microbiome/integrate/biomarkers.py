@@ -243,19 +243,12 @@ def _splits(X, y, groups, folds: int, seed: int) -> list[tuple[np.ndarray, np.nd
 
 def _quiet(func):
     """``func`` with scikit-learn's UserWarnings (convergence, feature names) silenced in the
-    process that runs it (the rounds run in worker processes, where the caller's filters do not
-    reach), and without scikit-learn's re-checks of parameters and finite values, which a forest
-    repeats for every tree (15 % of its fit): the parameters were checked when the config was,
-    and prepared features are finite (logs of positive values, standardised)."""
+    process that runs it: the rounds run in worker processes, where the caller's filters do not
+    reach."""
 
     @functools.wraps(func)
     def quiet(*args, **kwargs):
-        from sklearn import config_context
-
-        with (
-            warnings.catch_warnings(),
-            config_context(skip_parameter_validation=True, assume_finite=True),
-        ):
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore", category=UserWarning)
             return func(*args, **kwargs)
 

@@ -403,12 +403,12 @@ def _biomarkers(linked, settings: Settings, bio: bm.Settings, outdir: Path, skip
         f" ({bio.bootstrap} resamples; out-of-fold probabilities held fixed, models not refitted)",
         "permutation_p": "the reported AUROC against one cross-validation round per label"
         " permutation on the first repeat's splits (conservative: a single round varies more"
-        " than a mean over repeats); draws stop once p > "
-        f"{bio.permutation_alpha} is settled (Besag and Clifford 1991)"
-        if bio.permutation_alpha > 0
-        else "the reported AUROC against one cross-validation round per label permutation on"
-        " the first repeat's splits (conservative: a single round varies more than a mean over"
-        " repeats)",
+        " than a mean over repeats)"
+        + (
+            f"; draws stop once p > {bio.permutation_alpha} is settled (Besag and Clifford 1991)"
+            if bio.permutation_alpha > 0
+            else ""
+        ),
         "selection": "the chosen model is the best mean AUROC of the candidates on the same"
         " cross-validation; selection_optimism is the mean over repeats of the best candidate's"
         " AUROC in that repeat minus the chosen one's (Tibshirani and Tibshirani 2009), and"
