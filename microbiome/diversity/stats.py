@@ -192,37 +192,13 @@ def permanova_f(distances: np.ndarray, groupings: np.ndarray) -> np.ndarray:
 def permdisp_f(coordinates: np.ndarray, groupings: np.ndarray) -> np.ndarray:
     """PERMDISP's F of each grouping: the one-way ANOVA F of the samples' Euclidean distances
     to their group's spatial median in ``coordinates`` (n, axes), the groups' medians found
-    anew for each grouping (k, n) as scikit-bio does for its permutations.
+    anew for each grouping (k, n) as scikit-bio does for its permutations (our cached port of
+    its kernel, :func:`microbiome.diversity._kernels.permdisp_f_median`)."""
+    from microbiome.diversity._kernels import permdisp_f_median
 
-    scikit-bio's own batch kernel (modified Weiszfeld iterations, numba, parallel over the
-    groupings) when present; else its public ``permdisp`` once per grouping.
-    """
     groupings = np.ascontiguousarray(np.atleast_2d(groupings), dtype=np.int32)
     samples = np.ascontiguousarray(coordinates, dtype=np.float64)
-    g = int(groupings.max()) + 1
-    try:
-        from skbio.stats.distance._permdisp import _permdisp_perm_stats_median_nb as kernel
-    except ImportError:  # a scikit-bio without its numba kernels: its public test, slower
-        return _permdisp_f_public(samples, groupings)
-    return kernel(samples, groupings, g)
-
-
-def _permdisp_f_public(samples: np.ndarray, groupings: np.ndarray) -> np.ndarray:
-    """:func:`permdisp_f` through scikit-bio's public ``permdisp``, one grouping at a time."""
-    from skbio.stats.distance import permdisp as skbio_permdisp
-    from skbio.stats.ordination import OrdinationResults
-
-    axes = [f"PC{i + 1}" for i in range(samples.shape[1])]
-    ordination = OrdinationResults(
-        "PCoA",
-        "Principal Coordinate Analysis",
-        pd.Series(np.ones(len(axes)), index=axes),
-        pd.DataFrame(samples, columns=axes, index=[str(i) for i in range(len(samples))]),
-    )
-    return np.array(
-        [skbio_permdisp(ordination, row, permutations=0)["test statistic"] for row in groupings],
-        dtype=np.float64,
-    )
+    return permdisp_f_median(samples, groupings, int(groupings.max()) + 1)
 
 
 def restricted_p_value(

@@ -77,15 +77,31 @@ def test_pseudo_f_of_the_observed_grouping_equals_scikit_bio(seed):
         assert got == pytest.approx(ref["test statistic"], rel=1e-9)
 
 
-def test_permdisp_f_without_scikit_bios_kernel_is_the_same():
+def test_permdisp_f_of_a_batch_equals_scikit_bios_public_test_of_each_grouping():
+    """Our cached kernel against scikit-bio's public permdisp, one grouping at a time, also with
+    a group of one sample and with coinciding samples (the Weiszfeld iteration's special
+    cases)."""
     dm, _, timepoint, patients = _cohort(seed=4)
-    coords, codes = _coordinates(dm), _codes(timepoint)
+    codes = _codes(timepoint)
     batch = next(
         stats.permuted_groupings(codes, patients, stats.WITHIN, 5, np.random.default_rng(0))
     )
-    np.testing.assert_allclose(
-        stats._permdisp_f_public(coords, batch), stats.permdisp_f(coords, batch), rtol=1e-9
-    )
+    singleton = np.where(np.arange(len(codes)) == 0, codes.max() + 1, codes)
+    ids = [f"s{i}" for i in range(8)]
+    twins = DistanceMatrix(np.repeat(np.repeat(1.0 - np.eye(2), 4, 0), 4, 1), ids=ids)
+    for distances, groupings in (
+        (dm, batch),
+        (dm, singleton[None]),
+        (twins, np.array([[0, 0, 0, 1, 1, 1, 1, 0], [0, 0, 0, 0, 1, 1, 1, 1]])),
+    ):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            expected = [
+                skbio_permdisp(distances, row, permutations=0, dimensions=0)["test statistic"]
+                for row in groupings
+            ]
+        got = stats.permdisp_f(_coordinates(distances), groupings)
+        np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-12)
 
 
 def test_free_permutations_are_scikit_bios_own():
