@@ -21,6 +21,11 @@ from microbiome.report.patient_report import badge_value
 from microbiome.report.text import fmt, pct, records, sci
 from microbiome.status import coverage_thresholds
 
+#: Beside a community test's p-value, how it was done: its q-value over the tests, how the
+#: permutations were drawn when patients repeat, what the distances are between, and the note
+#: (the patients and samples permuted; a warning when few distinct labellings exist).
+HOW_TESTED = ["q_value", "permutation_scheme", "distances_of", "note"]
+
 
 def cohort_context(cohort: Cohort) -> dict:
     """Values, tables and figures of the cohort report."""
@@ -80,15 +85,42 @@ def cohort_context(cohort: Cohort) -> dict:
             "alpha": _alpha_summary(div.get("alpha")),
             "permanova": _table(
                 div.get("permanova"),
-                ["metric", "variable", "n_samples", "n_groups", "pseudo_f", "r2", "p_value"],
+                [
+                    "metric",
+                    "variable",
+                    "n_samples",
+                    "n_groups",
+                    "pseudo_f",
+                    "r2",
+                    "p_value",
+                    *HOW_TESTED,
+                ],
             ),
             "permdisp": _table(
                 div.get("permdisp"),
-                ["metric", "variable", "n_samples", "n_groups", "f_statistic", "p_value"],
+                [
+                    "metric",
+                    "variable",
+                    "n_samples",
+                    "n_groups",
+                    "f_statistic",
+                    "p_value",
+                    *HOW_TESTED,
+                ],
             ),
             "alpha_tests": _table(
                 div.get("alpha_tests"),
-                ["metric", "variable", "test", "statistic", "n_samples", "p_value", "q_value"],
+                [
+                    "metric",
+                    "variable",
+                    "test",
+                    "statistic",
+                    "n_samples",
+                    "n_patients",
+                    "p_value",
+                    "q_value",
+                    "note",
+                ],
             ),
             "excluded": _table(div.get("excluded"), ["sample_id", "reason"]),
             "figures": _stage_figures(div, _diversity_figure(s)),

@@ -125,9 +125,12 @@ def write_cohort(folder: Path, *, diversity: bool = True, integrate: bool = True
             }
         ).to_csv(d / "alpha.tsv", sep="\t", index=False)
         pd.DataFrame(
-            [["braycurtis", "diagnosis", 8, 2, 3.21, 0.314, 0.012, 999]],
+            [["braycurtis", "diagnosis", 8, 2, 3.21, 0.314, 0.012, 999, 0.024,
+              "patients' labels permuted, each patient's samples together (4 patients, 8"
+              " samples); only 6 distinct labellings: p cannot go much below 0.17",
+              "patients as blocks", "relative abundances"]],
             columns=["metric", "variable", "n_samples", "n_groups", "pseudo_f", "r2", "p_value",
-                     "permutations"],
+                     "permutations", "q_value", "note", "permutation_scheme", "distances_of"],
         ).to_csv(d / "tests" / "permanova.tsv", sep="\t", index=False)  # fmt: skip
         pd.DataFrame(
             [["braycurtis", "diagnosis", 8, 2, 0.5, 0.49, 999]],

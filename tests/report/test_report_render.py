@@ -67,6 +67,9 @@ def test_cohort_report_has_every_section_when_its_inputs_exist(reports):
     for heading in headings:
         assert f"<h2>{heading}</h2>" in html or f"<h3>{heading}</h3>" in html, heading
     assert "3.21" in html and "0.314" in html  # pseudo-F and R2 of permanova.tsv
+    # how it was tested, beside the p-value: q, the restricted permutations and their warning
+    for shown in ("0.024", "patients as blocks", "relative abundances", "only 6 distinct"):
+        assert shown in html, shown
     # the diversity figures of the reference variable (and the report's alpha metric)
     for caption in ("pcoa braycurtis diagnosis", "alpha shannon ln diagnosis", "rarefaction"):
         assert f"<figcaption>{caption}</figcaption>" in html, caption
