@@ -413,12 +413,15 @@ def write_biom(path: str | os.PathLike, table, created: datetime.datetime) -> No
     """Write a ``biom.Table`` as BIOM 2.1 (HDF5), atomically.
 
     ``created`` is its ``creation-date`` (:func:`microbiome.reproducible.source_date`), so that
-    the same table gives the same bytes whenever it is written.
+    the same table gives the same bytes whenever it is written. It is written in UTC without an
+    offset (``2020-09-13T12:26:40``): ``biom validate-table`` refuses one with ``+00:00``.
     """
     import h5py
 
     from microbiome import __version__
 
+    if created.tzinfo is not None:
+        created = created.astimezone(datetime.UTC).replace(tzinfo=None)
     with atomic_path(path) as tmp:
         with h5py.File(tmp, "w") as f:
             table.to_hdf5(f, f"microbiome {__version__}", compress=True, creation_date=created)

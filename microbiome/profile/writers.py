@@ -86,8 +86,11 @@ def write_kraken_report(
 
     The ``unclassified`` line comes first (Kraken 2 omits it when no read is unclassified; it is
     always written here, as with ``--report-zero-counts``), then the tree depth-first from the
-    root, children by decreasing clade reads (ties by taxid), taxa without reads left out. A
-    sample without reads gives the single line ``  0.00	0	0	U	0	unclassified``.
+    root, children by decreasing clade reads (ties by taxid), taxa without reads left out. The
+    root line is written even when no read is classified (Kraken 2 then writes the unclassified
+    line alone): Pavian refuses a report whose second line is not the root, and KrakenTools'
+    ``combine_kreports.py`` fails when the first report has none. A sample without reads gives
+    ``  0.00	0	0	U	0	unclassified`` and ``  0.00	0	0	R	1	root``.
 
     Parameters
     ----------
@@ -123,26 +126,26 @@ def write_kraken_report(
         return f"{100.0 * reads / total if total else 0.0:6.2f}"
 
     lines = [f"{percent(unclassified)}\t{unclassified}\t{unclassified}\tU\t0\tunclassified"]
-    if clade:
-        # Iterative depth-first walk: (node, depth, inherited rank code, inherited rank depth).
-        stack: list[tuple[int, int, str, int]] = [(0, 0, "R", -1)]
-        while stack:
-            node, depth, code, code_depth = stack.pop()
-            own = KRAKEN_RANK_CODES.get(taxonomy.ranks[node])
-            if own is not None:
-                code, code_depth = own, 0
-            else:
-                code_depth += 1
-            rank_code = code if code_depth == 0 else f"{code}{code_depth}"
-            lines.append(
-                f"{percent(clade[node])}\t{int(clade[node])}\t{int(direct[node])}\t{rank_code}\t"
-                f"{int(taxonomy.taxids[node])}\t{'  ' * depth}{taxonomy.names[node]}"
-            )
-            kids = sorted(
-                children.get(node, ()), key=lambda c: (-clade[c], int(taxonomy.taxids[c]))
-            )
-            for kid in reversed(kids):
-                stack.append((kid, depth + 1, code, code_depth))
+    clade.setdefault(0, 0.0)  # the root line even without classified reads
+    # Iterative depth-first walk: (node, depth, inherited rank code, inherited rank depth).
+    stack: list[tuple[int, int, str, int]] = [(0, 0, "R", -1)]
+    while stack:
+        node, depth, code, code_depth = stack.pop()
+        own = KRAKEN_RANK_CODES.get(taxonomy.ranks[node])
+        if own is not None:
+            code, code_depth = own, 0
+        else:
+            code_depth += 1
+        rank_code = code if code_depth == 0 else f"{code}{code_depth}"
+        lines.append(
+            f"{percent(clade[node])}\t{int(clade[node])}\t{int(direct[node])}\t{rank_code}\t"
+            f"{int(taxonomy.taxids[node])}\t{'  ' * depth}{taxonomy.names[node]}"
+        )
+        kids = sorted(
+            children.get(node, ()), key=lambda c: (-clade[c], int(taxonomy.taxids[c]))
+        )
+        for kid in reversed(kids):
+            stack.append((kid, depth + 1, code, code_depth))
     if total == 0:
         log.warning("%s: the sample has no reads; the report says so", os.fspath(path))
     with atomic_path(path) as tmp:

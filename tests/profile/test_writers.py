@@ -115,8 +115,11 @@ def test_kraken_report_clades_ranks_and_order(taxonomy, sample, tmp_path):
 def test_empty_sample_gives_flagged_outputs(taxonomy, tmp_path):
     empty = Classification(direct_counts={}, total_reads=0, unclassified=0)
     write_kraken_report(tmp_path / "r.txt", empty, taxonomy)
-    assert (tmp_path / "r.txt").read_text() == "  0.00\t0\t0\tU\t0\tunclassified\n"
-    assert len(read_kraken_report(tmp_path / "r.txt")) == 1
+    # the unclassified line and the root line, both without reads (Pavian needs the root line)
+    assert (tmp_path / "r.txt").read_text() == (
+        "  0.00\t0\t0\tU\t0\tunclassified\n  0.00\t0\t0\tR\t1\troot\n"
+    )
+    assert len(read_kraken_report(tmp_path / "r.txt")) == 2
     write_cami(tmp_path / "c.txt", empty, taxonomy, "S0")
     header, rows = read_cami(tmp_path / "c.txt")
     assert header["SAMPLEID"] == "S0" and rows.empty
@@ -127,7 +130,9 @@ def test_empty_sample_gives_flagged_outputs(taxonomy, tmp_path):
     # all reads unclassified
     only_u = Classification(direct_counts={0: 9}, total_reads=9, unclassified=9)
     write_kraken_report(tmp_path / "u.txt", only_u, taxonomy)
-    assert (tmp_path / "u.txt").read_text() == "100.00\t9\t9\tU\t0\tunclassified\n"
+    assert (tmp_path / "u.txt").read_text() == (
+        "100.00\t9\t9\tU\t0\tunclassified\n  0.00\t0\t0\tR\t1\troot\n"
+    )
 
 
 def test_unknown_taxid_leaves_no_file(taxonomy, tmp_path):
