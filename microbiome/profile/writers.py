@@ -3,6 +3,7 @@
 * :func:`write_kraken_report`: Kraken 2's ``--report`` format, line for line as Kraken 2 writes
   it, so KrakenTools, Bracken, Pavian, Krona (``ktImportTaxonomy -m 3 -t 5``) and MultiQC read it.
 * :func:`write_cami`: the CAMI taxonomic profiling format 0.9.1, as OPAL reads it.
+  (tests/profile/test_interop.py: Pavian's and KrakenTools' parsers, OPAL and ``biom``.)
 * :func:`write_rank_table`: this package's tidy TSV, one row per taxon and canonical rank, with
   the full lineage; ``microbiome merge-profiles`` merges these over samples.
 
@@ -400,7 +401,7 @@ def write_cami(
     (reads left unclassified, classified only above the rank, or given to no species), and a
     ``#`` line states the percentage the classifier left unclassified (OPAL skips ``#`` lines;
     ``opal.py --normalize`` rescales every rank to 100). A profile without classified reads has
-    the header and no rows; a ``#`` line says the sample is empty.
+    the header and no rows (which OPAL cannot score); a ``#`` line says the sample is empty.
 
     Parameters
     ----------
