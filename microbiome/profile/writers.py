@@ -142,9 +142,7 @@ def write_kraken_report(
             f"{percent(clade[node])}\t{int(clade[node])}\t{int(direct[node])}\t{rank_code}\t"
             f"{int(taxonomy.taxids[node])}\t{'  ' * depth}{taxonomy.names[node]}"
         )
-        kids = sorted(
-            children.get(node, ()), key=lambda c: (-clade[c], int(taxonomy.taxids[c]))
-        )
+        kids = sorted(children.get(node, ()), key=lambda c: (-clade[c], int(taxonomy.taxids[c])))
         for kid in reversed(kids):
             stack.append((kid, depth + 1, code, code_depth))
     if total == 0:
