@@ -6,12 +6,16 @@
 #
 #   bash .ci/slurm/install.sh && bash .ci/slurm/e2e.sh [WORKDIR]      (as root; `microbiome` on PATH)
 #
-# Env: SLURM_E2E_TIMEOUT (seconds for the SLURM run, default 600).
+# Env: SLURM_E2E_TIMEOUT (seconds for the SLURM run, default 600); LOCAL_RUN: the folder of a
+# finished local run made by that same command (`microbiome run --config config/config.yaml
+# --samples config/samples.tsv -d LOCAL_RUN`, from the repository) to compare with, instead of
+# making one (the test suite shares one demo run among its tests).
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 if [[ -n ${1:-} ]]; then mkdir -p "$1" && WORK=$(cd "$1" && pwd); else
   WORK=$(mktemp -d /tmp/microbiome-slurm-e2e.XXXXXX); fi
+cd "$ROOT"  # the config's relative paths (test_data/...) are relative to the repository
 export PIDFILE_DIR="$WORK/pids"
 export PATH="$PATH:/usr/sbin:/sbin"
 command -v microbiome >/dev/null || { echo "slurm-e2e: microbiome is not on PATH" >&2; exit 2; }
@@ -24,8 +28,11 @@ CPUS=${CPUS:-8} bash "$HERE/up.sh"
 t_up=$(date +%s)
 
 inputs=(--config "$ROOT/config/config.yaml" --samples "$ROOT/config/samples.tsv")
-microbiome -q run "${inputs[@]}" -d "$WORK/local" --cores 2 >"$WORK/local.log" 2>&1 \
-  || { tail -n 30 "$WORK/local.log" >&2; echo "slurm-e2e: the local run failed" >&2; exit 1; }
+LOCAL=${LOCAL_RUN:-$WORK/local}
+if [[ -z ${LOCAL_RUN:-} ]]; then
+  microbiome -q run "${inputs[@]}" -d "$LOCAL" --cores 2 >"$WORK/local.log" 2>&1 \
+    || { tail -n 30 "$WORK/local.log" >&2; echo "slurm-e2e: the local run failed" >&2; exit 1; }
+fi
 t_local=$(date +%s)
 
 submitted=$(date +%Y-%m-%dT%H:%M:%S)
@@ -51,8 +58,8 @@ if (( completed != samples )); then
   exit 1
 fi
 # Same outputs, byte for byte, and logs as on this machine (timings differ, of course).
-diff -r --exclude=benchmarks "$WORK/local/results" "$WORK/slurm/results"
-diff -r "$WORK/local/resources" "$WORK/slurm/resources"
-diff -r "$WORK/local/logs" "$WORK/slurm/logs"
+diff -r --exclude=benchmarks "$LOCAL/results" "$WORK/slurm/results"
+diff -r "$LOCAL/resources" "$WORK/slurm/resources"
+diff -r "$LOCAL/logs" "$WORK/slurm/logs"
 echo "slurm-e2e: OK: $completed SLURM jobs; results equal the local run's;" \
   "up $((t_up - start)) s, local run $((t_local - t_up)) s, SLURM run $((t_slurm - t_local)) s" >&2

@@ -22,7 +22,7 @@ import pandas as pd
 import pytest
 import yaml
 from conftest import READS, ROOT, TEST_DATA
-from workflow_helpers import EXPECTED, make_workdir, snakemake, tool_env
+from workflow_helpers import GOLDEN, make_workdir, snakemake, tool_env
 
 #: A command substitution, in both spellings; run, it would create a file named PWNED.
 HOSTILE = "in put 'q' $(touch PWNED) `touch PWNED`"
@@ -154,16 +154,16 @@ def test_hostile_file_names_run_safely_with_the_results_of_plain_names(tmp_path)
         "r1 $(touch PWNED).fq.gz",
         "; touch PWNED; #.fq.gz",
     ]
-    # Results as for the plain names of the demo (test_data/expected).
-    expected = pd.read_csv(EXPECTED / "read_stats.tsv", sep="\t")
+    # Results as for the plain names of the demo (test_data/golden).
+    expected = pd.read_csv(GOLDEN / "stats" / "read_stats.tsv", sep="\t").drop(columns="file")
     pd.testing.assert_frame_equal(
         rows_of(stats.drop(columns="file"), SAMPLES), rows_of(expected, SAMPLES)
     )
     qc = pd.read_csv(work / "results" / "qc" / "qc_summary.tsv", sep="\t")
-    expected = pd.read_csv(EXPECTED / "qc_summary.tsv", sep="\t")
+    expected = pd.read_csv(GOLDEN / "qc" / "qc_summary.tsv", sep="\t")
     pd.testing.assert_frame_equal(qc, rows_of(expected, SAMPLES))
     species = pd.read_csv(work / "results" / "tables" / "species.relative.tsv", sep="\t")
-    expected = pd.read_csv(EXPECTED / "species.relative.tsv", sep="\t")
+    expected = pd.read_csv(GOLDEN / "tables" / "species.relative.tsv", sep="\t")
     for sample in SAMPLES:
         got = species.set_index("taxid")[sample]
         want = expected.set_index("taxid")[sample]

@@ -15,7 +15,7 @@ import sys
 
 import pytest
 from conftest import ROOT
-from workflow_helpers import make_workdir, tool_env
+from workflow_helpers import make_workdir, shared_demo_run, tool_env
 
 SLURM = ROOT / ".ci" / "slurm"
 
@@ -38,14 +38,16 @@ def why_not_here() -> str | None:
 
 
 @pytest.mark.slow
-def test_demo_on_slurm_gives_the_results_of_a_local_run(tmp_path):
+def test_demo_on_slurm_gives_the_results_of_a_local_run(tmp_path, tmp_path_factory):
     why = why_not_here()
     if why is not None:
         if os.environ.get("CI") == "true":
             pytest.fail(f"CI must run the SLURM test, but {why}")
         pytest.skip(why)
     work = tmp_path / "e2e"
-    env = dict(tool_env(), SLURM_E2E_TIMEOUT="1800")
+    # the local run to compare with: the session's demo run (test_workflow.py reads it too)
+    local = shared_demo_run(tmp_path_factory)
+    env = dict(tool_env(), SLURM_E2E_TIMEOUT="1800", LOCAL_RUN=str(local))
     try:
         result = subprocess.run(
             ["bash", str(SLURM / "e2e.sh"), str(work)],

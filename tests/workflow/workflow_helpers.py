@@ -3,7 +3,7 @@ subprocess, and comparisons of outputs."""
 
 from __future__ import annotations
 
-import difflib
+import fcntl
 import os
 import subprocess
 import sys
@@ -11,7 +11,8 @@ from pathlib import Path
 
 from conftest import ROOT, TEST_DATA
 
-EXPECTED = TEST_DATA / "expected"
+#: The demo run's outputs as they should be (tests/workflow/test_golden.py keeps them current).
+GOLDEN = TEST_DATA / "golden" / "results"
 
 
 def tool_env() -> dict[str, str]:
@@ -28,6 +29,52 @@ def snakemake(workdir: Path, *args: str, timeout: float = 1800) -> subprocess.Co
         text=True,
         timeout=timeout,
     )
+
+
+def microbiome_run(workdir: Path, *args: str, timeout: float = 1800):
+    """`microbiome run` of the repository's config and sample sheet into ``workdir``, as a user
+    runs it (and as .ci/slurm/e2e.sh's local run), from the repository (the config's relative
+    paths are relative to it)."""
+    config, sheet = ROOT / "config" / "config.yaml", ROOT / "config" / "samples.tsv"
+    return subprocess.run(
+        [
+            Path(sys.executable).parent / "microbiome",
+            "-q",
+            "run",
+            "--config",
+            config,
+            "--samples",
+            sheet,
+            "-d",
+            workdir,
+            "--cores",
+            "2",
+            *args,
+        ],
+        cwd=ROOT,
+        env=tool_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def shared_demo_run(tmp_path_factory) -> Path:
+    """The folder of one finished :func:`microbiome_run` of the demo, shared by every test of
+    the session that reads it, across pytest-xdist's workers: the first to ask runs it (under a
+    file lock), the others wait for it. Fails the asking test when the run failed."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # the session's folder, above each worker's own
+    work, done = base / "demo-run", base / "demo-run.result"
+    with open(base / "demo-run.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            result = microbiome_run(work)
+            done.write_text(f"{result.returncode}\n{result.stdout}{result.stderr}")
+    code, _, output = done.read_text().partition("\n")
+    assert code == "0", f"the shared demo run failed:\n{output[-5000:]}"
+    return work
 
 
 def make_workdir(tmp_path: Path, sheet_rows: list[str] | None = None, name: str = "work") -> Path:
@@ -47,22 +94,6 @@ def make_workdir(tmp_path: Path, sheet_rows: list[str] | None = None, name: str 
     config = config.replace(": test_data/", f": {TEST_DATA}/")  # taxonomy, seqid2taxid
     (work / "config" / "config.yaml").write_text(config)
     return work
-
-
-def assert_same_text(got: str, expected: str, name: str) -> None:
-    diff = "\n".join(
-        difflib.unified_diff(
-            expected.splitlines(), got.splitlines(), f"expected/{name}", f"got/{name}", lineterm=""
-        )
-    )
-    assert not diff, f"output differs from test_data/expected/{name}:\n{diff}"
-
-
-def without_file_column(tsv: str) -> str:
-    """The merged statistics table without its (machine-dependent) absolute file paths."""
-    rows = [line.split("\t") for line in tsv.splitlines()]
-    drop = rows[0].index("file")
-    return "\n".join("\t".join(r[:drop] + r[drop + 1 :]) for r in rows) + "\n"
 
 
 def files_under(work: Path, tops: tuple[str, ...]) -> dict[str, bytes]:
