@@ -1,21 +1,28 @@
-"""The workflow's configuration: loading, schema validation and defaults.
+"""The workflow's configuration: loading, schema validation, defaults and each stage's settings.
 
-The JSON schemas live in ``workflow/schemas/`` of the checkout the package is installed from
-(``pip install -e .``); the workflow validates against the same files at start-up.
+The JSON schemas are package data (``microbiome/schemas/``), so an installed wheel has them; the
+workflow validates against the same files at start-up. The schema is the one place that gives a
+setting its type, range and default: :func:`stage_settings` builds a stage's frozen settings from
+it, :func:`section_defaults` gives a command line's defaults, and :func:`science` drops the keys
+that only size a job (:data:`RESOURCE_KEYS`), which a rule's ``params:`` must never hold.
 """
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import difflib
+import functools
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import jsonschema
 import yaml
 
-from microbiome.errors import ConfigError, ValidationErrors
+from microbiome.errors import ConfigError, ValidationErrors, combined
 
 #: Where each key of a config was set: path of keys (``("qc", "min_length")``) -> (file, line).
 KeyLocations = dict[tuple[str, ...], tuple[str, int]]
@@ -23,20 +30,32 @@ KeyLocations = dict[tuple[str, ...], tuple[str, int]]
 #: The Snakemake workflow of this checkout.
 WORKFLOW_DIR = Path(__file__).resolve().parent.parent / "workflow"
 
+#: The JSON schemas (package data): config.schema.yaml and samples.schema.yaml.
+SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
+
+#: Keys of a stage's section that size its jobs (Snakemake's ``threads:`` and ``resources:``),
+#: not what they compute. They never reach a rule's ``params:`` or a stage's settings, so raising
+#: them (after an out-of-memory kill, say) reruns nothing.
+RESOURCE_KEYS = frozenset({"threads", "mem_mb", "mem_mb_per_gb", "runtime", "runtime_per_gb"})
+
+Settings = TypeVar("Settings")
+
 
 def schema_path(name: str) -> Path:
-    """Path of ``workflow/schemas/<name>.schema.yaml``."""
-    path = WORKFLOW_DIR / "schemas" / f"{name}.schema.yaml"
+    """Path of ``microbiome/schemas/<name>.schema.yaml``."""
+    path = SCHEMA_DIR / f"{name}.schema.yaml"
     if not path.is_file():
-        raise ConfigError(
-            "schema not found: install the package from its repository with `pip install -e .`",
-            file=path,
-        )
+        raise ConfigError("schema not found: the package is installed without its data", file=path)
     return path
 
 
 def load_schema(name: str) -> dict:
-    """The schema ``name`` ('config' or 'samples') as a dict."""
+    """The schema ``name`` ('config' or 'samples') as a dict (a fresh copy)."""
+    return _copy(_schema(name))
+
+
+@functools.cache
+def _schema(name: str) -> dict:
     with open(schema_path(name), encoding="utf-8") as f:
         return yaml.safe_load(f)
 
@@ -57,7 +76,7 @@ def _validator(schema: dict) -> jsonschema.protocols.Validator:
 
 
 def _copy(value: Any) -> Any:
-    return yaml.safe_load(yaml.safe_dump(value))
+    return copy.deepcopy(value)
 
 
 def schema_errors(
@@ -283,3 +302,94 @@ def config_from(path: str | os.PathLike | None = None, settings: str | None = No
     if errors:
         raise ValidationErrors(errors)
     return config
+
+
+def section_schema(section: str) -> dict:
+    """The part of the config schema that describes ``config[section]`` (do not change it)."""
+    return _schema("config")["properties"][section]
+
+
+def section_defaults(section: str) -> dict:
+    """The schema's defaults of the config section ``section`` (nested sections filled in): the
+    defaults of a command line's flags for the same keys."""
+    return _copy(_defaults()[section])
+
+
+@functools.cache
+def _defaults() -> dict:
+    config: dict = {}
+    for _ in _validator(_schema("config")).iter_errors(config):
+        pass  # validating {} fills in every default
+    return config
+
+
+def science(section: Mapping) -> dict:
+    """``section`` without the keys that only size a job (:data:`RESOURCE_KEYS`): what a rule
+    may pass in its ``params:`` (a change there reruns the job; a resource must not)."""
+    return {key: value for key, value in section.items() if key not in RESOURCE_KEYS}
+
+
+def check_section(section: str, values: dict, *, source: str | None = None) -> None:
+    """Check ``values`` against the schema of the config section ``section``, filling in its
+    defaults in place.
+
+    Raises ConfigError (one problem) or ValidationErrors (several), each naming ``source`` and
+    the key (``key qc.min_length: 0 is less than the minimum of 1``), an unknown key with the
+    known one it resembles.
+    """
+    schema = {"type": "object", "properties": {section: section_schema(section)}}
+    errors = schema_errors({section: values}, schema, file=source)
+    if errors:
+        raise combined(errors)
+
+
+def stage_settings(
+    cls: type[Settings],
+    section: str,
+    values: Mapping | None = None,
+    *,
+    source: str | None = None,
+    **fields: Any,
+) -> Settings:
+    """The frozen settings ``cls`` (a dataclass) of the config section ``section``.
+
+    Each field of ``cls`` that is a key of the section takes its value from ``values``, else
+    the schema's default; lists become tuples. ``values`` may hold any key of the section (the
+    resources too, which no settings hold); all are checked against the schema first.
+    ``fields`` give the fields that are not keys of the section (inputs such as a tree file).
+
+    Raises ConfigError or ValidationErrors naming ``source`` and each key that is unknown, of
+    the wrong type or out of range (:func:`check_section`).
+    """
+    filled = _copy(dict(values or {}))
+    check_section(section, filled, source=source)
+    known = section_schema(section).get("properties", {})
+    settings = {f.name: _frozen(filled[f.name]) for f in dataclasses.fields(cls) if f.name in known}
+    return cls(**settings, **fields)
+
+
+def check_settings(settings: Any, section: str) -> None:
+    """Check the fields of frozen ``settings`` that are keys of the config section ``section``
+    against its schema: settings made in Python rather than by :func:`stage_settings` meet the
+    same ranges. Raises as :func:`check_section`."""
+    known = section_schema(section).get("properties", {})
+    values = {
+        f.name: _plain(getattr(settings, f.name))
+        for f in dataclasses.fields(settings)
+        if f.name in known and getattr(settings, f.name) is not None  # None: not set
+    }
+    check_section(section, values, source=type(settings).__name__)
+
+
+def _frozen(value: Any) -> Any:
+    """Lists as tuples (a frozen dataclass's fields), recursively."""
+    if isinstance(value, list | tuple):
+        return tuple(_frozen(v) for v in value)
+    return value
+
+
+def _plain(value: Any) -> Any:
+    """Tuples as lists (what a JSON schema calls an array), recursively."""
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value

@@ -1,6 +1,6 @@
 """Checking a run's inputs before it starts, every problem collected and reported at once.
 
-The config (against ``workflow/schemas/config.schema.yaml``, with "did you mean" for mistyped
+The config (against ``microbiome/schemas/config.schema.yaml``, with "did you mean" for mistyped
 keys, and the settings that only make sense together), the sample sheet, the clinical metadata
 sheet against its declared column types, the taxa table of tables mode and the metabolite table,
 and how they fit together. ``microbiome validate``,

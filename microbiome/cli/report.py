@@ -19,7 +19,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         " and integrate folders, metabolites); a stage that did not run becomes a plain note."
         " Writes OUTDIR/cohort.html, OUTDIR/indices.tsv, OUTDIR/microbiome_report_mqc.tsv and"
         " OUTDIR/patients/<patient>.html and .pdf. Settings: the config's report section"
-        " (workflow/schemas/config.schema.yaml).",
+        " (microbiome/schemas/config.schema.yaml).",
     )
     parser.add_argument(
         "--taxa",

@@ -15,7 +15,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "validate",
         help=__doc__.splitlines()[0],
         description=__doc__
-        + " Checks the config against workflow/schemas/config.schema.yaml, and the sample sheet:"
+        + " Checks the config against microbiome/schemas/config.schema.yaml, and the sample sheet:"
         " columns, sample IDs, that every reads file exists, is readable and not empty, and is"
         " used once. Relative paths in the sheet are relative to the sheet's folder. With"
         " --config, also the metadata sheet against its declared column types, listing the"

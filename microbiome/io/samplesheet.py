@@ -40,7 +40,7 @@ def _invalid_id(value: str, column: str) -> str:
 
 def check_sample_id(value: str, option: str, *, column: str = "sample_id") -> str:
     """Return ``value`` if it is a valid ID by the sample sheet's rule for ``column``
-    (``sample_id`` or ``patient_id``, the patterns of ``workflow/schemas/samples.schema.yaml``).
+    (``sample_id`` or ``patient_id``, the patterns of ``microbiome/schemas/samples.schema.yaml``).
 
     The command line checks every sample (or patient) name it is given with this, so that no name
     can point an output file outside its folder (``-s ../X``).
