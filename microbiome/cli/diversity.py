@@ -13,6 +13,10 @@ def _csv(text: str) -> list[str]:
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    from microbiome.config import section_defaults
+
+    # The defaults of the settings are the schema's (the config's diversity section).
+    defaults = section_defaults("diversity")
     parser = subparsers.add_parser(
         "diversity",
         help=__doc__.splitlines()[0],
@@ -51,8 +55,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--metrics",
         type=_csv,
-        default=["braycurtis", "jaccard", "aitchison"],
-        help="comma-separated beta diversity metrics (default braycurtis,jaccard,aitchison;"
+        default=defaults["metrics"],
+        help=f"comma-separated beta diversity metrics (default {','.join(defaults['metrics'])};"
         " also weighted_unifrac, unweighted_unifrac with --tree)",
     )
     parser.add_argument("--tree", help="Newick tree whose tips are the taxa (UniFrac, Faith's PD)")
@@ -65,21 +69,35 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         " ID: adds the kmer_jaccard distance",
     )
     parser.add_argument(
-        "--pseudocount", type=float, default=1.0, help="added before the CLR (default 1)"
+        "--pseudocount",
+        type=float,
+        default=defaults["pseudocount"],
+        help="added before the CLR (default %(default)s)",
     )
     parser.add_argument(
-        "--rarefaction-depth", type=int, default=0, help="rarefy to this depth (default 0: off)"
+        "--rarefaction-depth",
+        type=int,
+        default=defaults["rarefaction_depth"],
+        help="rarefy to this depth (default %(default)s; 0: off)",
     )
-    parser.add_argument("--rarefaction-repeats", type=int, default=10, help="draws (default 10)")
     parser.add_argument(
-        "--rarefaction-steps", type=int, default=20, help="depths per curve (default 20)"
+        "--rarefaction-repeats",
+        type=int,
+        default=defaults["rarefaction_repeats"],
+        help="draws (default %(default)s)",
+    )
+    parser.add_argument(
+        "--rarefaction-steps",
+        type=int,
+        default=defaults["rarefaction_steps"],
+        help="depths per curve (default %(default)s)",
     )
     parser.add_argument(
         "--rarefaction-max-depth",
         type=int,
-        default=0,
-        help="deepest point of the rarefaction curves (default 0: the 95th percentile of the"
-        " samples' depths, at least the rarefaction depth)",
+        default=defaults["rarefaction_max_depth"],
+        help="deepest point of the rarefaction curves (default %(default)s; 0: the 95th"
+        " percentile of the samples' depths, at least the rarefaction depth)",
     )
     parser.add_argument(
         "--no-curves",
@@ -90,16 +108,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--permutations",
         type=int,
-        default=999,
-        help="of PERMANOVA and PERMDISP, restricted when patients repeat (default 999)",
+        default=defaults["permutations"],
+        help="of PERMANOVA and PERMDISP, restricted when patients repeat (default %(default)s)",
     )
-    parser.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
+    parser.add_argument(
+        "--seed", type=int, default=defaults["seed"], help="random seed (default %(default)s)"
+    )
     parser.add_argument(
         "--missing",
         choices=("drop", "skip"),
-        default="drop",
-        help="a variable with missing values: drop those samples from its tests (default) or"
-        " skip the variable",
+        default=defaults["missing"],
+        help="a variable with missing values: drop those samples from its tests or skip the"
+        " variable (default %(default)s)",
     )
     parser.add_argument(
         "--no-figures", dest="figures", action="store_false", help="write the tables only"

@@ -29,13 +29,16 @@ SETTING_FLAGS = {
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    from microbiome.config import section_defaults
+
+    defaults = section_defaults("qc")
     parser = subparsers.add_parser(
         "qc",
         help=__doc__.splitlines()[0],
         description=__doc__
         + " Writes the cleaned reads (gzip FASTQ) and <sample>.qc.json into OUTDIR. Defaults of"
-        " every setting are those of the workflow config (workflow/schemas/config.schema.yaml,"
-        " section qc).",
+        " every setting are those of the workflow config (microbiome/schemas/config.schema.yaml,"
+        " section qc), which also gives their ranges.",
     )
     parser.add_argument(
         "-1",
@@ -63,11 +66,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("-s", "--sample-id", help="sample name (default: from the R1 file name)")
     parser.add_argument("-t", "--threads", type=int, default=1, help="worker processes")
     parser.add_argument(
-        "--settings", metavar="JSON", help="QC settings as a JSON object (the config's qc section)"
+        "--settings",
+        metavar="JSON",
+        help="QC settings as a JSON object (keys of the config's qc section); flags override it",
     )
+    # default None: a flag overrides --settings only when given; the schema's default otherwise
     for name, kind in SETTING_FLAGS.items():
         parser.add_argument(
-            f"--{name.replace('_', '-')}", type=kind, default=None, help=f"setting {name}"
+            f"--{name.replace('_', '-')}",
+            type=kind,
+            default=None,
+            help=f"setting {name} (default {defaults[name]})",
         )
     parser.add_argument(
         "--no-trim-n",
@@ -93,8 +102,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     index.add_argument("references", nargs="+", metavar="FASTA", help="host sequences")
     index.add_argument("-o", "--output", required=True, help="index file to write")
-    index.add_argument("-l", type=int, default=31, help="minimizer length (default 31)")
-    index.add_argument("-w", type=int, default=11, help="minimizer window (default 11)")
+    index.add_argument(
+        "-l",
+        type=int,
+        default=defaults["host_l"],
+        help="minimizer length (default %(default)s, the config's qc.host_l)",
+    )
+    index.add_argument(
+        "-w",
+        type=int,
+        default=defaults["host_w"],
+        help="minimizer window (default %(default)s, the config's qc.host_w)",
+    )
     index.add_argument(
         "--bowtie2",
         action="store_true",

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from microbiome.config import check_settings, section_defaults
 from microbiome.diversity import alpha as alpha_mod
 from microbiome.diversity import beta, plots, stats
 from microbiome.errors import ConfigError, InputError
@@ -33,7 +34,8 @@ from microbiome.status import EXCLUDED_NOTE, left_out
 
 log = logging.getLogger(__name__)
 
-MISSING_POLICIES = ("drop", "skip")
+#: The schema's defaults of the config's diversity section.
+_DEFAULTS = section_defaults("diversity")
 PERMANOVA_COLUMNS = [
     "metric",
     "variable",
@@ -84,36 +86,32 @@ class DiversityOptions:
     means no rarefaction; ``rarefaction_curves`` False draws no curves (no table, no figure);
     ``rarefaction_max_depth`` caps the curves' depths, 0 for the automatic cap
     (:func:`microbiome.diversity.alpha.curve_max_depth`); ``rank`` None keeps the table's features
-    as they are; ``figures`` False writes the tables only.
+    as they are; ``figures`` False writes the tables only. The other fields are the keys of the
+    same name in the config's ``diversity:`` section, whose schema gives their defaults and
+    ranges.
     """
 
-    metrics: Sequence[str] = ("braycurtis", "jaccard", "aitchison")
+    metrics: Sequence[str] = tuple(_DEFAULTS["metrics"])
     variables: Sequence[str] | None = None
-    pseudocount: float = 1.0
-    rarefaction_depth: int = 0
-    rarefaction_repeats: int = 10
-    rarefaction_steps: int = 20
-    rarefaction_curves: bool = True
-    rarefaction_max_depth: int = 0
-    permutations: int = 999
-    seed: int = 42
-    missing: str = "drop"
+    pseudocount: float = _DEFAULTS["pseudocount"]
+    rarefaction_depth: int = _DEFAULTS["rarefaction_depth"]
+    rarefaction_repeats: int = _DEFAULTS["rarefaction_repeats"]
+    rarefaction_steps: int = _DEFAULTS["rarefaction_steps"]
+    rarefaction_curves: bool = _DEFAULTS["rarefaction_curves"]
+    rarefaction_max_depth: int = _DEFAULTS["rarefaction_max_depth"]
+    permutations: int = _DEFAULTS["permutations"]
+    seed: int = _DEFAULTS["seed"]
+    missing: str = _DEFAULTS["missing"]
     rank: str | None = None
     tree: str | None = None
     sketches: Sequence[str] = field(default_factory=tuple)
     figures: bool = True
 
     def check(self) -> None:
-        if self.missing not in MISSING_POLICIES:
-            raise ConfigError(f"missing must be one of {', '.join(MISSING_POLICIES)}")
-        for name in ("rarefaction_depth", "rarefaction_max_depth", "permutations"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"{name} must be at least 0")
-        for name in ("rarefaction_repeats", "rarefaction_steps"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be at least 1")
-        if self.pseudocount < 0:
-            raise ConfigError("the pseudocount must be at least 0")
+        """ConfigError or ValidationErrors for a field out of the schema's range (names and
+        ranges of the config's diversity section), an unknown metric or UniFrac without a
+        tree."""
+        check_settings(self, "diversity")
         beta.check_metrics(self.metrics, tree=bool(self.tree))
 
 

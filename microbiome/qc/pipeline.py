@@ -66,7 +66,8 @@ CHUNK_BYTES = 4 << 20
 @dataclass(frozen=True)
 class QCSettings:
     """What QC does. Each field is the key of the same name under ``qc:`` in the config, where
-    the schema (workflow/schemas/config.schema.yaml) describes it and gives its default."""
+    the schema (microbiome/schemas/config.schema.yaml) describes it, gives its range and its
+    default (:meth:`from_mapping`)."""
 
     engine: str
     adapters: str
@@ -83,42 +84,16 @@ class QCSettings:
     keep_singletons: bool
 
     @classmethod
-    def from_mapping(cls, values: dict | None = None) -> QCSettings:
+    def from_mapping(cls, values: dict | None = None, *, source: str | None = None) -> QCSettings:
         """Settings from ``values`` (e.g. the config's qc section), defaults from the schema.
 
-        Keys that are not settings (threads, resources, ...) are ignored.
+        Every key is checked against the schema (ConfigError or ValidationErrors naming
+        ``source`` and the key); keys that are not settings (threads, resources, ...) are
+        ignored.
         """
-        from microbiome.config import load_schema
+        from microbiome.config import stage_settings
 
-        schema = load_schema("config")["properties"]["qc"]["properties"]
-        values = values or {}
-        return cls(**{f: values.get(f, schema[f]["default"]) for f in cls.__dataclass_fields__})
-
-    def check(self) -> None:
-        """ConfigError for values out of range."""
-        problems = []
-        if self.host_method not in ("kmer", "bowtie2"):
-            problems.append(f"host_method must be kmer or bowtie2, not {self.host_method!r}")
-        if self.engine not in ("cutadapt", "fastp"):
-            problems.append(f"engine must be cutadapt or fastp, not {self.engine!r}")
-        if not 0 <= self.adapter_error_rate < 1:
-            problems.append(f"adapter_error_rate must be in [0, 1), not {self.adapter_error_rate}")
-        if self.adapter_min_overlap < 1:
-            problems.append(f"adapter_min_overlap must be >= 1, not {self.adapter_min_overlap}")
-        if not 0 <= self.quality_cutoff <= 93:
-            problems.append(f"quality_cutoff must be in 0..93, not {self.quality_cutoff}")
-        if self.max_n < 0:
-            problems.append(f"max_n must be >= 0, not {self.max_n}")
-        if self.min_length < 1:
-            problems.append(f"min_length must be >= 1, not {self.min_length}")
-        if not 0 <= self.complexity_threshold <= 1:
-            problems.append(
-                f"complexity_threshold must be in [0, 1], not {self.complexity_threshold}"
-            )
-        if not 0 < self.host_threshold <= 1:
-            problems.append(f"host_threshold must be in (0, 1], not {self.host_threshold}")
-        if problems:
-            raise ConfigError("; ".join(problems))
+        return stage_settings(cls, "qc", values, source=source)
 
 
 @dataclass(frozen=True)
@@ -508,8 +483,10 @@ def run_qc(
 
     Returns the QCResult; nothing is left under a final name if anything fails.
     """
+    from microbiome.config import check_settings
+
     settings = settings or QCSettings.from_mapping()
-    settings.check()
+    check_settings(settings, "qc")
     path1 = os.fspath(reads1)
     path2 = os.fspath(reads2) if reads2 is not None else None
     for path in filter(None, (path1, path2)):
