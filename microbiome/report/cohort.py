@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from microbiome import __version__
+from microbiome.config import science
 from microbiome.errors import ConfigError, InputError
 from microbiome.integrate.tables import read_metabolite_table
 from microbiome.io.feature_table import FeatureTable, read_feature_table
@@ -49,6 +50,10 @@ from microbiome.status import (
 )
 
 log = logging.getLogger("microbiome")
+
+#: The config sections the reports read (report, metadata) and list in their methods; the
+#: workflow passes these, without the resources (microbiome.config.RESOURCE_KEYS).
+CONFIG_SECTIONS = ("qc", "profile", "metadata", "diversity", "integrate", "report")
 
 RESEARCH_USE = (
     "Research use only. This report is not a diagnosis and must not be used on its own to "
@@ -670,9 +675,9 @@ def methods(cohort: Cohort) -> dict:
         if stage.parameters:
             parameters.append((stage.name, _flatten(stage.parameters)))
     config_rows = []
-    for section in ("qc", "profile", "metadata", "diversity", "integrate", "report"):
+    for section in CONFIG_SECTIONS:
         if section in config:
-            config_rows.append((section, _flatten(config[section])))
+            config_rows.append((section, _flatten(science(config[section]))))
     return {
         "steps": steps,
         "versions": versions(),

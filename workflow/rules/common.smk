@@ -12,7 +12,7 @@ import pandas as pd
 from snakemake.exceptions import WorkflowError
 from snakemake.logging import logger
 
-from microbiome.config import input_paths
+from microbiome.config import input_paths, science
 from microbiome.errors import MicrobiomeError
 from microbiome.reproducible import newest_mtime
 from microbiome.validation import check_run
@@ -21,9 +21,9 @@ from microbiome.validation import check_run
 # into its environment from this checkout.
 os.environ.setdefault("MICROBIOME_SRC", os.path.dirname(workflow.basedir))
 
-# The checks of `microbiome validate`, every problem at once: the config against
-# schemas/config.schema.yaml (its defaults filled in), settings that go together, the sample
-# sheet, and the clinical sheet against its declared column types.
+# The checks of `microbiome validate`, every problem at once: the config against the package's
+# microbiome/schemas/config.schema.yaml (its defaults filled in), settings that go together, the
+# sample sheet, and the clinical sheet against its declared column types.
 # The config files, lowest precedence first (configfile:, then --configfile), name the file
 # and line of a config problem.
 _cli_configfiles = [str(f) for f in workflow.overwrite_configfiles or ()]
@@ -95,7 +95,8 @@ def stats_flags(wildcards):
 
 def resources_for(stage, mem_input=None):
     """`mem_mb` and `runtime` of a job of `stage`, from config[stage]; use in a rule as
-    `resources: **resources_for("stage")`.
+    `resources: **resources_for("stage")`. These keys (microbiome.config.RESOURCE_KEYS) never
+    go into `params:` (pass `science(config[stage])`): a changed param reruns the job.
 
     Both grow with the job's input and with each retry (`--retries`, attempt 1, 2, ...):
 
@@ -353,8 +354,9 @@ def integrate_outputs():
 
 
 def integrate_settings(wildcards):
-    """The config sections `microbiome integrate --config` reads (it fills in the rest)."""
-    sections = {k: config[k] for k in ("integrate", "metadata")}
+    """The config sections `microbiome integrate --config` reads (it fills in the rest),
+    without the resources (threads come as --threads)."""
+    sections = {k: science(config[k]) for k in ("integrate", "metadata")}
     return json.dumps(sections, sort_keys=True)
 
 

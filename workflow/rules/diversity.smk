@@ -110,7 +110,7 @@ if diversity_active():
             tree=lambda wildcards, input: shell_flag("--tree", input.tree),
             sketches=lambda wildcards, input: shell_flag("--sketches", input.sketches),
             curves="" if config["diversity"]["rarefaction_curves"] else "--no-curves",
-            cfg=config["diversity"],
+            cfg=science(config["diversity"]),
         shell:
             "microbiome diversity --table {input.table:q} --orientation {params.orientation:q}"
             " {params.metadata} {params.sample_column}"

@@ -47,7 +47,7 @@ rule qc_paired:
     params:
         reads=qc_reads_flags,
         host=qc_host_flags,
-        settings=json.dumps(config["qc"]),
+        settings=json.dumps(science(config["qc"])),
     shell:
         "microbiome qc {params.reads} {params.host} --settings {params.settings:q}"
         " -s {wildcards.sample:q} -t {threads} -o results/qc 2> {log:q}"
@@ -73,7 +73,7 @@ rule qc_single:
     params:
         reads=qc_reads_flags,
         host=qc_host_flags,
-        settings=json.dumps(config["qc"]),
+        settings=json.dumps(science(config["qc"])),
     shell:
         "microbiome qc {params.reads} {params.host} --settings {params.settings:q}"
         " -s {wildcards.sample:q} -t {threads} -o results/qc 2> {log:q}"

@@ -27,7 +27,7 @@ rule report_cohort:
         **resources_for("report", mem_input="taxa"),
     params:
         flags=report_flags,
-        settings=json.dumps(config),
+        settings=json.dumps(report_settings()),
     shell:
         "microbiome report {params.flags} --settings {params.settings:q} --no-patients"
         " -o results/report 2> {log:q}"
@@ -49,7 +49,7 @@ rule report_patient:
         **resources_for("report", mem_input="taxa"),
     params:
         flags=report_flags,
-        settings=json.dumps(config),
+        settings=json.dumps(report_settings()),
         pdf="" if config["report"]["pdf"] else "--no-pdf",
     shell:
         "microbiome report {params.flags} --settings {params.settings:q} --no-cohort"

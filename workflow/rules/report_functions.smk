@@ -72,6 +72,13 @@ def report_flags(wildcards, input):
     return " ".join(flags)
 
 
+def report_settings():
+    """The config sections the reports read and list in their methods, without resources."""
+    from microbiome.report.cohort import CONFIG_SECTIONS
+
+    return {section: science(config[section]) for section in CONFIG_SECTIONS}
+
+
 def report_outputs():
     """The cohort report and every patient's report."""
     outputs = ["results/report/cohort.html", "results/report/indices.tsv"]

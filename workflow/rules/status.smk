@@ -27,7 +27,7 @@ rule sample_status:
         runtime=10,
     params:
         flags=sample_status_flags,
-        settings=json.dumps({"report": config["report"]}),
+        settings=json.dumps(sample_status_settings()),
     shell:
         "microbiome sample-status {params.flags} --settings {params.settings:q}"
         " -o {output:q} 2> {log:q}"

@@ -14,6 +14,13 @@ def sample_status_inputs(wildcards):
     return inputs
 
 
+def sample_status_settings():
+    """The settings `microbiome sample-status` reads: the verdicts' limits (report.qc and
+    report.coverage), not the rest of the report section, whose changes must not rerun it.
+    """
+    return {"report": {k: config["report"][k] for k in ("qc", "coverage")}}
+
+
 def sample_status_flags(wildcards, input):
     """--qc, --classification and --taxa of the inputs present."""
     return " ".join(
