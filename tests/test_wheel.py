@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -29,9 +30,15 @@ def wheel_env(tmp_path_factory) -> Path:
     """A fresh virtual environment with the package installed from a wheel built from this
     checkout; its dependencies are this environment's (no download)."""
     tmp = tmp_path_factory.mktemp("wheel")
+    # From a copy of what the wheel is built from: an in-tree build leaves build/ behind.
+    source = tmp / "source"
+    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
+    shutil.copytree(ROOT / "microbiome", source / "microbiome", ignore=ignore)
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
     built = _run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-         "-w", tmp / "dist", ROOT],
+         "-w", tmp / "dist", source],
         cwd=tmp,
     )  # fmt: skip
     assert built.returncode == 0, built.stderr
