@@ -268,30 +268,30 @@ def test_full_demo_run(demo_run, tmp_path):
         names = z.namelist()
     assert any(n.endswith("sample_status.tsv") for n in names)
     assert any(n.endswith("cohort.html") for n in names)
-    assert_resources_rerun_nothing(work)
+    assert_resources_rerun_nothing(work, tmp_path)
 
 
-def assert_resources_rerun_nothing(work):
+def assert_resources_rerun_nothing(work, tmp_path):
     """After a complete run: changing only what sizes the jobs (threads, mem_mb, runtime and
     their *_per_gb, of every stage) leaves nothing to do (a SLURM user raising mem_mb after an
-    out-of-memory kill reruns nothing); changing a setting of QC reruns QC and what follows."""
-    path = work / "config" / "config.yaml"
-    original = path.read_text()
+    out-of-memory kill reruns nothing); changing a setting of QC reruns QC and what follows.
+    (Dry runs with edited copies of the config: the run itself is shared, and stays as it is.)"""
+    original = (ROOT / "config" / "config.yaml").read_text()
+    path = tmp_path / "config.yaml"
     resource = re.compile(r"^(\s+(?:threads|mem_mb|mem_mb_per_gb|runtime|runtime_per_gb): )(\d+)",
                           re.MULTILINE)  # fmt: skip
     changed, n = resource.subn(lambda m: f"{m[1]}{int(m[2]) * 2 + 1}", original)
     assert n >= 25, n  # of the six stages (diversity has no threads, integrate no *_per_gb)
     path.write_text(changed)
-    again = snakemake(work, "--dry-run")
+    again = microbiome_run(work, "--dry-run", config=path)
     assert again.returncode == 0, again.stderr
     assert "Nothing to be done" in again.stdout + again.stderr, again.stdout
     # A science key: QC of every sample reruns, and what depends on it; the read statistics not.
     path.write_text(original.replace("  min_length: 50 ", "  min_length: 60 "))
-    rerun = snakemake(work, "--dry-run")
+    rerun = microbiome_run(work, "--dry-run", config=path)
     out = rerun.stdout + rerun.stderr
     assert rerun.returncode == 0, rerun.stderr
     jobs = dict(re.findall(r"^(\w+)\s+(\d+)$", out, re.MULTILINE))
     assert jobs.get("qc_paired") == "5" and jobs.get("qc_single") == "1", out
     assert "read_stats" not in jobs and "host_index" not in jobs, out
     assert "Params have changed" in out, out
-    path.write_text(original)

@@ -31,11 +31,12 @@ def snakemake(workdir: Path, *args: str, timeout: float = 1800) -> subprocess.Co
     )
 
 
-def microbiome_run(workdir: Path, *args: str, timeout: float = 1800):
-    """`microbiome run` of the repository's config and sample sheet into ``workdir``, as a user
-    runs it (and as .ci/slurm/e2e.sh's local run), from the repository (the config's relative
-    paths are relative to it)."""
-    config, sheet = ROOT / "config" / "config.yaml", ROOT / "config" / "samples.tsv"
+def microbiome_run(workdir: Path, *args: str, config: Path | None = None, timeout: float = 1800):
+    """`microbiome run` of the repository's config (or ``config``) and sample sheet into
+    ``workdir``, as a user runs it (and as .ci/slurm/e2e.sh's local run), from the repository
+    (the config's relative paths are relative to it)."""
+    config = config or ROOT / "config" / "config.yaml"
+    sheet = ROOT / "config" / "samples.tsv"
     return subprocess.run(
         [
             Path(sys.executable).parent / "microbiome",
