@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from microbiome.diversity.run import ALPHA_TEST_COLUMNS, PERMANOVA_COLUMNS, PERMDISP_COLUMNS
 from microbiome.report import figures
 from microbiome.report.cohort import (
     RESEARCH_USE,
@@ -21,10 +22,15 @@ from microbiome.report.patient_report import badge_value
 from microbiome.report.text import fmt, pct, records, sci
 from microbiome.status import coverage_thresholds
 
-#: Beside a community test's p-value, how it was done: its q-value over the tests, how the
-#: permutations were drawn when patients repeat, what the distances are between, and the note
-#: (the patients and samples permuted; a warning when few distinct labellings exist).
-HOW_TESTED = ["q_value", "permutation_scheme", "distances_of", "note"]
+#: Columns of the diversity tests not shown: the permutations (in the methods) and the types.
+NOT_SHOWN = ("permutations", "variable_type")
+
+
+def _shown(columns: list[str]) -> list[str]:
+    """The columns of a diversity tests table the report shows: with each p-value, how it was
+    obtained (q-value, permutation scheme, what the distances are between, patients, the note
+    with the few-labellings warning)."""
+    return [c for c in columns if c not in NOT_SHOWN]
 
 
 def cohort_context(cohort: Cohort) -> dict:
@@ -83,45 +89,10 @@ def cohort_context(cohort: Cohort) -> dict:
     if div.ran:
         diversity = {
             "alpha": _alpha_summary(div.get("alpha")),
-            "permanova": _table(
-                div.get("permanova"),
-                [
-                    "metric",
-                    "variable",
-                    "n_samples",
-                    "n_groups",
-                    "pseudo_f",
-                    "r2",
-                    "p_value",
-                    *HOW_TESTED,
-                ],
-            ),
-            "permdisp": _table(
-                div.get("permdisp"),
-                [
-                    "metric",
-                    "variable",
-                    "n_samples",
-                    "n_groups",
-                    "f_statistic",
-                    "p_value",
-                    *HOW_TESTED,
-                ],
-            ),
-            "alpha_tests": _table(
-                div.get("alpha_tests"),
-                [
-                    "metric",
-                    "variable",
-                    "test",
-                    "statistic",
-                    "n_samples",
-                    "n_patients",
-                    "p_value",
-                    "q_value",
-                    "note",
-                ],
-            ),
+            # every column of the diversity stage's tables but the bookkeeping ones
+            "permanova": _table(div.get("permanova"), _shown(PERMANOVA_COLUMNS)),
+            "permdisp": _table(div.get("permdisp"), _shown(PERMDISP_COLUMNS)),
+            "alpha_tests": _table(div.get("alpha_tests"), _shown(ALPHA_TEST_COLUMNS)),
             "excluded": _table(div.get("excluded"), ["sample_id", "reason"]),
             "figures": _stage_figures(div, _diversity_figure(s)),
         }
