@@ -14,8 +14,6 @@ import sys
 import textwrap
 from pathlib import Path
 
-import yaml
-
 from microbiome.errors import ConfigError
 
 log = logging.getLogger("microbiome")
@@ -103,6 +101,8 @@ def _profile_dir(profile: str) -> Path:
 
 
 def _read_profile(path: Path) -> dict:
+    import yaml
+
     try:
         with open(path / "config.yaml", encoding="utf-8") as f:
             data = yaml.safe_load(f) or {}

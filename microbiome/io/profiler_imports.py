@@ -29,15 +29,20 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
-import pandas as pd
 from xopen import xopen
 
 from microbiome.errors import ConfigError, InputError
 from microbiome.io.atomic import atomic_path
-from microbiome.io.feature_table import FeatureTable
-from microbiome.profile.summary import ClassificationCounts
 from microbiome.ranks import CANONICAL_RANKS, RANK_PREFIXES
+
+if TYPE_CHECKING:  # pandas (and the modules built on it) only when a profile is read: the
+    # command line imports this module for PROFILER_FORMATS, on every command
+    import pandas as pd
+
+    from microbiome.io.feature_table import FeatureTable
+    from microbiome.profile.summary import ClassificationCounts
 
 PROFILER_FORMATS = ("kraken2", "bracken", "metaphlan", "motus")
 
@@ -94,7 +99,10 @@ def _sample_name(path: str) -> str:
 
 
 def _kraken2(path: str, rank: str) -> tuple[dict[str, float], pd.DataFrame, ClassificationCounts]:
+    import pandas as pd
+
     from microbiome.profile.abundance import profile_from_classification
+    from microbiome.profile.summary import ClassificationCounts
     from microbiome.profile.writers import (
         UNCLASSIFIED_TAXID,
         classification_from_kraken_report,
@@ -119,6 +127,8 @@ def _kraken2(path: str, rank: str) -> tuple[dict[str, float], pd.DataFrame, Clas
 
 
 def _bracken(path: str, rank: str) -> tuple[dict[str, float], pd.DataFrame]:
+    import pandas as pd
+
     try:
         table = pd.read_csv(path, sep="\t", dtype={"taxonomy_id": str, "taxonomy_lvl": str})
         values = pd.to_numeric(table["new_est_reads"], errors="raise")
@@ -141,6 +151,8 @@ def _bracken(path: str, rank: str) -> tuple[dict[str, float], pd.DataFrame]:
 
 
 def _metaphlan(path: str, rank: str) -> tuple[dict[str, float], pd.DataFrame, str | None]:
+    import pandas as pd
+
     prefix = RANK_PREFIXES[rank]
     sample = None
     values: dict[str, float] = {}
@@ -183,6 +195,8 @@ def _metaphlan(path: str, rank: str) -> tuple[dict[str, float], pd.DataFrame, st
 
 
 def _motus(path: str, rank: str) -> tuple[dict[str, float], pd.DataFrame]:
+    import pandas as pd
+
     if rank != "species":
         raise ConfigError("mOTUs profiles are at species (mOTU) level: use rank species")
     values: dict[str, float] = {}
@@ -261,6 +275,11 @@ def import_profiles_with_counts(
     ConfigError
         An unknown format or rank, or a rank the format does not have.
     """
+    import pandas as pd
+
+    from microbiome.io.feature_table import FeatureTable
+    from microbiome.profile.summary import ClassificationCounts
+
     if format != "auto" and format not in PROFILER_FORMATS:
         raise ConfigError(
             f"profiler format {format!r} is not one of auto, {', '.join(PROFILER_FORMATS)}"
@@ -329,6 +348,8 @@ def write_feature_table(path: str | os.PathLike, table: FeatureTable) -> None:
     sample), which :func:`microbiome.io.feature_table.read_feature_table` reads back. Features
     without a taxid are identified by their ID in the ``taxid`` column. A table with
     ``unclassified`` values gets the ``unclassified`` row (taxid 0, empty lineage) first."""
+    import pandas as pd
+
     out = pd.DataFrame(
         {
             "taxid": table.features.index.astype(str),

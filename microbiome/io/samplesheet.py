@@ -14,9 +14,6 @@ from collections import defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import jsonschema
-
-from microbiome.config import load_schema
 from microbiome.errors import ConfigError, InputError, MicrobiomeError, ValidationErrors
 from microbiome.io.reads import check_readable, is_alignment_file, is_interleaved
 from microbiome.io.tables import table_rows
@@ -30,6 +27,8 @@ READ_COLUMNS = ("fastq_1", "fastq_2")
 @functools.cache
 def _id_rule(column: str) -> tuple[re.Pattern, str]:
     """The pattern of an ID column of the sample sheet's schema, and its description."""
+    from microbiome.config import load_schema  # jsonschema: not for `classify`'s mate check
+
     prop = load_schema("samples")["properties"][column]
     return re.compile(prop["pattern"]), " ".join(prop["description"].split())
 
@@ -127,6 +126,10 @@ def load_sample_sheet(path: str | os.PathLike, *, check_files: bool = True) -> p
         problem("column name appears more than once in the header", 1, column)
     if not rows:
         raise ConfigError("sample sheet has a header but no samples", file=path)
+
+    import jsonschema
+
+    from microbiome.config import load_schema
 
     schema = load_schema("samples")
     validator = jsonschema.validators.validator_for(schema)(schema)
