@@ -8,6 +8,11 @@ The database table is the sorted array ``hashes`` (uint64) of the seeded hashes
 ``fmix64(minimizer ^ mix)`` of the reference minimizers, the node of each (``nodes``, int32)
 and ``buckets`` (int64, ``2**b + 1``): ``buckets[j]`` is the first position whose hash has top
 ``b`` bits ``>= j``, so a lookup scans one bucket of a few entries.
+
+Integrity: the file's payload is cut into blocks of ``2**block_shift`` bytes, each with its
+XXH64 digest (:func:`xxh64`). :func:`lookup_verified` checks a block of the table the first time
+it reads from it (``state`` per block: 0 unchecked, 1 good, 2 corrupt), so a run reads and
+hashes only the pages it uses, and no byte of the table reaches a result unchecked.
 """
 
 from __future__ import annotations
@@ -63,6 +68,134 @@ def lookup(values, mix, hashes, nodes, buckets, shift, out):
         for j in range(buckets[b], buckets[b + 1]):
             if hashes[j] >= h:
                 if hashes[j] == h:
+                    out[i] = nodes[j]
+                    found += 1
+                break
+    return found
+
+
+@numba.njit(cache=True, nogil=True)
+def _xxh64_round(acc, word):
+    acc = acc + word * np.uint64(0xC2B2AE3D27D4EB4F)
+    acc = (acc << np.uint64(31)) | (acc >> np.uint64(33))
+    return acc * np.uint64(0x9E3779B185EBCA87)
+
+
+@numba.njit(cache=True, nogil=True)
+def xxh64(words, start, stop, seed):
+    """XXH64 (xxHash's 64-bit hash, ``seed`` uint64) of the bytes of ``words[start:stop]``.
+
+    ``words`` is uint64 in little-endian byte order, so the input is a multiple of 8 bytes long
+    (the 4-byte and 1-byte tail steps of XXH64 never occur). Equal to ``xxhash.xxh64_intdigest``
+    of those bytes.
+    """
+    p1 = np.uint64(0x9E3779B185EBCA87)
+    p2 = np.uint64(0xC2B2AE3D27D4EB4F)
+    p3 = np.uint64(0x165667B19E3779F9)
+    p4 = np.uint64(0x85EBCA77C2B2AE63)
+    p5 = np.uint64(0x27D4EB2F165667C5)
+    n = stop - start
+    i = start
+    if n >= 4:
+        v1 = seed + p1 + p2
+        v2 = seed + p2
+        v3 = seed
+        v4 = seed - p1
+        while i + 4 <= stop:
+            v1 = _xxh64_round(v1, words[i])
+            v2 = _xxh64_round(v2, words[i + 1])
+            v3 = _xxh64_round(v3, words[i + 2])
+            v4 = _xxh64_round(v4, words[i + 3])
+            i += 4
+        h = (
+            ((v1 << np.uint64(1)) | (v1 >> np.uint64(63)))
+            + ((v2 << np.uint64(7)) | (v2 >> np.uint64(57)))
+            + ((v3 << np.uint64(12)) | (v3 >> np.uint64(52)))
+            + ((v4 << np.uint64(18)) | (v4 >> np.uint64(46)))
+        )
+        for v in (v1, v2, v3, v4):
+            h = (h ^ _xxh64_round(np.uint64(0), v)) * p1 + p4
+    else:
+        h = seed + p5
+    h += np.uint64(8 * n)
+    while i < stop:
+        h ^= _xxh64_round(np.uint64(0), words[i])
+        h = ((h << np.uint64(27)) | (h >> np.uint64(37))) * p1 + p4
+        i += 1
+    h ^= h >> np.uint64(33)
+    h *= p2
+    h ^= h >> np.uint64(29)
+    h *= p3
+    h ^= h >> np.uint64(32)
+    return h
+
+
+@numba.njit(cache=True, nogil=True)
+def check_block(payload, block, block_shift, digests, state):
+    """Whether payload block ``block`` matches its digest, hashing it on first use.
+
+    ``payload`` uint64 words, ``digests`` uint64 per block, ``state`` uint8 per block (0
+    unchecked, 1 good, 2 corrupt; threads may check a block twice, with the same outcome).
+    """
+    if state[block] == 0:
+        words = np.int64(1) << (block_shift - 3)
+        start = block * words
+        stop = min(start + words, payload.shape[0])
+        if xxh64(payload, start, stop, np.uint64(0)) == digests[block]:
+            state[block] = 1
+        else:
+            state[block] = 2
+    return state[block] == 1
+
+
+@numba.njit(cache=True, nogil=True)
+def block_digests(payload, block_shift, out):
+    """``out[i]`` (uint64) = XXH64 of block ``i`` of ``payload`` (uint64 words)."""
+    words = np.int64(1) << (block_shift - 3)
+    for block in range(out.shape[0]):
+        start = block * words
+        out[block] = xxh64(payload, start, min(start + words, payload.shape[0]), np.uint64(0))
+
+
+@numba.njit(cache=True, nogil=True)
+def check_blocks(payload, first, last, block_shift, digests, state):
+    """Check blocks ``first:last``; returns the first corrupt one, or -1."""
+    for block in range(first, last):
+        if not check_block(payload, block, block_shift, digests, state):
+            return block
+    return -1
+
+
+@numba.njit(cache=True, nogil=True)
+def lookup_verified(
+    values, mix, hashes, nodes, buckets, shift, out, payload, at, block_shift, digests, state
+):
+    """:func:`lookup`, checking each block of the table before its first read.
+
+    ``at`` (int64) holds the byte offsets of ``hashes``, ``nodes`` and ``buckets`` in the
+    payload. Returns the number of minimizers found, or ``-1 - block`` for the first corrupt
+    block met (``out`` is then incomplete).
+    """
+    found = 0
+    for i in range(values.shape[0]):
+        h = fmix64(values[i] ^ mix)
+        b = h >> shift
+        out[i] = -1
+        for block in (
+            (at[2] + 8 * np.int64(b)) >> block_shift,
+            (at[2] + 8 * np.int64(b) + 8) >> block_shift,
+        ):
+            if not check_block(payload, block, block_shift, digests, state):
+                return -1 - block
+        for j in range(buckets[b], buckets[b + 1]):
+            block = (at[0] + 8 * j) >> block_shift
+            if not check_block(payload, block, block_shift, digests, state):
+                return -1 - block
+            if hashes[j] >= h:
+                if hashes[j] == h:
+                    block = (at[1] + 4 * j) >> block_shift
+                    if not check_block(payload, block, block_shift, digests, state):
+                        return -1 - block
                     out[i] = nodes[j]
                     found += 1
                 break

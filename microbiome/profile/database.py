@@ -23,19 +23,28 @@ A *genome* is the sequences of one file with one taxid. The build summary gives 
 sequences, bases, distinct minimizers and the minimizers found in no other genome.
 
 File layout (little-endian): the magic ``MBPROFDB``, a uint32 header length, a JSON header
-(format version, parameters, genomes, taxon summary, sections and the blake2b-128 checksum of
-the payload), padding to 8 bytes, then the payload: the sections ``hashes`` (uint64, sorted
-seeded minimizer hashes), ``nodes`` (int32, taxonomy node of each), ``buckets`` (int64,
-``2**b + 1``), ``taxids`` (int64), ``parents`` (int32), ``rank_codes`` (uint16, index into the
-header's rank list), ``names`` (UTF-8, newline-separated) and the k-mer distribution for
-abundance estimation, ``dist_species``, ``dist_taxids`` (int64) and ``dist_fractions``
-(float64): row ``i`` says that a fraction ``dist_fractions[i]`` of the read-length windows of
-species (or strain) ``dist_species[i]`` is classified at ``dist_taxids[i]`` (0: unclassified).
-Each section starts on an 8-byte boundary. :func:`load_database` memory-maps the arrays, so jobs
-on one node share the pages.
+(format version, parameters, genomes, taxon summary, sections, block size and checksum),
+padding to 8 bytes, the payload, then the block digests. The payload holds the sections
+``hashes`` (uint64, sorted seeded minimizer hashes), ``nodes`` (int32, taxonomy node of each),
+``buckets`` (int64, ``2**b + 1``), ``taxids`` (int64), ``parents`` (int32), ``rank_codes``
+(uint16, index into the header's rank list), ``names`` (UTF-8, newline-separated) and the
+k-mer distribution for abundance estimation, ``dist_species``, ``dist_taxids`` (int64) and
+``dist_fractions`` (float64): row ``i`` says that a fraction ``dist_fractions[i]`` of the
+read-length windows of species (or strain) ``dist_species[i]`` is classified at
+``dist_taxids[i]`` (0: unclassified). Each section starts on an 8-byte boundary. The block
+digests are the XXH64 (uint64) of each ``block_bytes`` (4 KiB) block of the payload, and the
+header's ``checksum`` is the blake2b-128 of the digests.
 
-Format history: version 1 had no k-mer distribution; version 2 (this one) adds it and the
-header key ``kmer_distribution`` (read length, window step, classification settings).
+:func:`load_database` memory-maps the arrays, so jobs on one node share the pages, and reads
+only what it needs: the header, the digests (checked against ``checksum``) and the small
+sections (taxonomy, k-mer distribution), whose blocks it checks. The blocks of the lookup table
+(``hashes``, ``nodes``, ``buckets``) are checked as a lookup first reads them, so a corrupt
+block is a DatabaseError before any of its bytes reaches a result, and start-up costs no full
+read of the file. :meth:`Database.check` checks every block (``microbiome db check``).
+
+Format history: version 1 had no k-mer distribution; version 2 added it and the header key
+``kmer_distribution`` (read length, window step, classification settings); version 3 (this one)
+replaces the checksum of the whole payload by per-block digests.
 """
 
 from __future__ import annotations
@@ -66,7 +75,11 @@ from microbiome.taxonomy import Taxonomy, _read_gtdb, load_taxonomy
 log = logging.getLogger("microbiome")
 
 MAGIC = b"MBPROFDB"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
+#: Bytes per checked block of the payload (a page: a lookup that touches a page checks it).
+BLOCK_BYTES = 4096
+#: Sections of the lookup table, checked block by block as lookups read them.
+_TABLE_SECTIONS = ("hashes", "nodes", "buckets")
 #: About this many hashes per bucket of the lookup table.
 BUCKET_LOAD = 4
 #: Long sequences are cut into pieces of this many bases (overlapping by l + w - 2).
@@ -113,6 +126,39 @@ class Genome:
 
 
 @dataclass(frozen=True)
+class _Blocks:
+    """The payload of a database file as checked blocks (see the module docstring)."""
+
+    payload: np.ndarray  # uint64 words of the payload (memory-mapped)
+    digests: np.ndarray  # uint64 XXH64 per block
+    state: np.ndarray  # uint8 per block: 0 unchecked, 1 good, 2 corrupt
+    shift: int  # log2 of the block size
+    table_offsets: np.ndarray  # int64 byte offsets of hashes, nodes, buckets in the payload
+    sections: tuple[dict, ...]
+
+    def corrupt(self, block: int, path: str) -> DatabaseError:
+        """The error for a corrupt block: which bytes and sections, naming the file."""
+        start = block << self.shift
+        stop = min(start + (1 << self.shift), self.payload.shape[0] * 8)
+        names = [
+            s["name"]
+            for s in self.sections
+            if s["offset"] < stop and s["offset"] + s["bytes"] > start
+        ] or ["padding"]
+        return DatabaseError(
+            f"database fails its checksum at payload bytes {start}-{stop} ({', '.join(names)}):"
+            " the file is corrupt, rebuild it",
+            file=path,
+        )
+
+    def check(self, first: int, last: int, path: str) -> None:
+        """Check blocks ``first:last``; DatabaseError for the first corrupt one."""
+        bad = _kernels.check_blocks(self.payload, first, last, self.shift, self.digests, self.state)
+        if bad >= 0:
+            raise self.corrupt(bad, path)
+
+
+@dataclass(frozen=True)
 class Database:
     """A loaded profiling database (arrays memory-mapped from its file).
 
@@ -132,6 +178,11 @@ class Database:
     genomes : tuple of Genome
     header : dict
         The JSON header (parameters, taxon summary, checksum).
+    distribution : tuple of numpy.ndarray, optional
+        The k-mer distribution's species, taxids and fractions.
+    blocks : optional
+        The file's block digests, when loaded with ``verify``: lookups check the blocks of
+        the table they read.
     """
 
     path: str
@@ -145,6 +196,7 @@ class Database:
     genomes: tuple[Genome, ...]
     header: dict
     distribution: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    blocks: _Blocks | None = None
 
     @property
     def shift(self) -> np.uint64:
@@ -158,10 +210,28 @@ class Database:
         """Taxonomy node (int32, -1 if absent) of each minimizer value (uint64)."""
         values = np.ascontiguousarray(values, dtype=np.uint64)
         out = np.empty(values.shape[0], dtype=np.int32)
-        _kernels.lookup(
-            values, seed_mix(self.seed), self.hashes, self.nodes, self.buckets, self.shift, out
-        )
+        mix = seed_mix(self.seed)
+        blocks = self.blocks
+        if blocks is None:
+            _kernels.lookup(values, mix, self.hashes, self.nodes, self.buckets, self.shift, out)
+            return out
+        found = _kernels.lookup_verified(
+            values, mix, self.hashes, self.nodes, self.buckets, self.shift, out,
+            blocks.payload, blocks.table_offsets, blocks.shift, blocks.digests, blocks.state,
+        )  # fmt: skip
+        if found < 0:
+            raise blocks.corrupt(-1 - found, self.path)
         return out
+
+    def check(self) -> int:
+        """Check every block of the file against its digest (``microbiome db check``); returns
+        the number of blocks. DatabaseError naming the first corrupt one. A database loaded
+        without ``verify`` has nothing to check against: ConfigError."""
+        if self.blocks is None:
+            raise ConfigError("database was loaded without verification: nothing to check")
+        count = self.blocks.digests.shape[0]
+        self.blocks.check(0, count, self.path)
+        return count
 
     def kmer_distribution(self) -> dict[int, dict[int, float]]:
         """``{species_taxid: {assigned_taxid: fraction}}``: where the classifier puts reads of
@@ -707,13 +777,11 @@ def build_database(
     }
     sections = []
     offset = 0
-    checksum = hashlib.blake2b(digest_size=16)
     blobs = []
     for name, dtype in _SECTIONS:
         data = np.ascontiguousarray(arrays[name], dtype=dtype).tobytes()
         pad = b"\0" * ((-len(data)) % 8)
         sections.append({"name": name, "dtype": dtype, "offset": offset, "bytes": len(data)})
-        checksum.update(data + pad)
         blobs.append(data + pad)
         offset += len(data) + len(pad)
     header = {
@@ -727,7 +795,9 @@ def build_database(
         "taxa": len(pruned),
         "ranks": rank_list,
         "payload_bytes": offset,
-        "checksum": checksum.hexdigest(),
+        "block_bytes": BLOCK_BYTES,
+        "blocks": -(-offset // BLOCK_BYTES),
+        "checksum": "0" * 32,  # of the block digests, once they are written
         "sections": sections,
         "sources": [os.path.basename(f) for f in files],
         "bases": total_bases,
@@ -742,10 +812,20 @@ def build_database(
             "species": len(distribution),
         },
     }
-    with atomic_path(out) as tmp, open(tmp, "wb") as f:
-        f.write(binfile.header_bytes(MAGIC, header))
+    with atomic_path(out, seekable=True) as tmp, open(tmp, "w+b") as f:
+        start = binfile.header_bytes(MAGIC, header)
+        f.write(start)
         for blob in blobs:
             f.write(blob)
+        del blobs
+        f.flush()
+        words = np.memmap(tmp, dtype="<u8", mode="r", offset=len(start), shape=(offset // 8,))
+        digests = _block_digests(words, header["blocks"])
+        del words
+        f.write(digests.tobytes())
+        header["checksum"] = hashlib.blake2b(digests.tobytes(), digest_size=16).hexdigest()
+        f.seek(0)
+        f.write(binfile.header_bytes(MAGIC, header))  # same length: the checksum's is fixed
     # Times go to -v only, so that the same references give the same database, byte for byte,
     # and the log is the same on every run.
     log.info(
@@ -825,6 +905,13 @@ def _build_distribution(
         )
 
 
+def _block_digests(words: np.ndarray, count: int) -> np.ndarray:
+    """XXH64 (uint64) of each BLOCK_BYTES block of the payload ``words`` (uint64)."""
+    digests = np.empty(count, dtype="<u8")
+    _kernels.block_digests(words, BLOCK_BYTES.bit_length() - 1, digests)
+    return digests
+
+
 def _distribution_arrays(
     distribution: dict[int, dict[int, float]],
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -845,29 +932,59 @@ def read_header(path: str | os.PathLike) -> tuple[dict, int]:
 def load_database(path: str | os.PathLike, *, verify: bool = True) -> Database:
     """Memory-map a profiling database.
 
+    Reads the header, and with ``verify`` the block digests (checked against the header's
+    checksum) and the small sections (their blocks checked); the blocks of the lookup table are
+    checked as lookups first read them (see the module docstring), and :meth:`Database.check`
+    checks them all.
+
     Raises DatabaseError if the file is missing, not a database, of another format version,
-    truncated or padded, or (with ``verify``) if its payload fails the checksum.
+    truncated or padded, or (with ``verify``) if its digests or a block read fail their checks.
     """
     path = os.fspath(path)
     header, offset = read_header(path)
     size = os.path.getsize(path)
-    expected = offset + header["payload_bytes"]
+    payload_bytes = header["payload_bytes"]
+    block_bytes = header["block_bytes"]
+    count = header["blocks"]
+    expected = offset + payload_bytes + 8 * count
     if size != expected:
         raise DatabaseError(
             f"database is truncated or padded ({size} bytes, expected {expected})", file=path
         )
-    raw = np.memmap(path, dtype=np.uint8, mode="r", offset=offset, shape=(header["payload_bytes"],))
-    if verify:
-        checksum = hashlib.blake2b(digest_size=16)
-        step = 64 << 20
-        for start in range(0, raw.shape[0], step):
-            checksum.update(raw[start : start + step])
-        if checksum.hexdigest() != header["checksum"]:
-            raise DatabaseError("database fails its checksum (corrupt file): rebuild it", file=path)
+    if (
+        block_bytes < 8
+        or block_bytes & (block_bytes - 1)
+        or count != -(-payload_bytes // block_bytes)
+    ):
+        raise DatabaseError(
+            f"database header is corrupt (block size {block_bytes}, {count} blocks)", file=path
+        )
+    raw = np.memmap(path, dtype=np.uint8, mode="r", offset=offset, shape=(size - offset,))
     arrays = {}
     for section in header["sections"]:
         start = section["offset"]
         arrays[section["name"]] = raw[start : start + section["bytes"]].view(section["dtype"])
+    blocks = None
+    if verify:
+        digests = raw[payload_bytes:].view("<u8")
+        if hashlib.blake2b(digests, digest_size=16).hexdigest() != header["checksum"]:
+            raise DatabaseError(
+                "database fails its checksum (block digests; corrupt file): rebuild it", file=path
+            )
+        table = {s["name"]: s for s in header["sections"] if s["name"] in _TABLE_SECTIONS}
+        blocks = _Blocks(
+            raw[:payload_bytes].view("<u8"),
+            digests,
+            np.zeros(count, dtype=np.uint8),
+            block_bytes.bit_length() - 1,
+            np.array([table[name]["offset"] for name in _TABLE_SECTIONS], dtype=np.int64),
+            tuple(header["sections"]),
+        )
+        for section in header["sections"]:
+            if section["name"] not in _TABLE_SECTIONS:
+                first = section["offset"] // block_bytes
+                last = -(-(section["offset"] + section["bytes"]) // block_bytes)
+                blocks.check(first, last, path)
     ranks = header["ranks"]
     names = arrays["names"].tobytes().decode("utf-8").split("\n")
     taxonomy = Taxonomy(
@@ -890,6 +1007,7 @@ def load_database(path: str | os.PathLike, *, verify: bool = True) -> Database:
         genomes,
         header,
         distribution,
+        blocks,
     )
 
 

@@ -15,6 +15,7 @@ from naive import naive_minimizer_taxa
 
 from microbiome.cli.main import main
 from microbiome.errors import DatabaseError, InputError
+from microbiome.profile.classify import classify_reads
 from microbiome.profile.database import MAGIC, build_database, load_database
 from microbiome.taxonomy import Taxonomy
 
@@ -368,3 +369,95 @@ def test_rename_duplicates_refuses_a_table_keyed_by_the_shared_id(same_header_pi
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1 and not out.exists() and len(err) == 1
     assert "key the table by file name or by the renamed IDs ('ecoli:contig_1')" in err[0]
+
+
+# --- block digests: corruption found where it is read (issue 15) -------------------------------
+
+
+def test_xxh64_kernel_matches_xxhash():
+    """The block digest is XXH64, checked against the xxhash package (its C reference code)."""
+    import xxhash
+
+    from microbiome.profile import _kernels
+
+    rng = np.random.default_rng(5)
+    words = rng.integers(0, 2**64, size=600, dtype=np.uint64)
+    for n in (0, 1, 3, 4, 5, 8, 31, 512):
+        for seed in (0, 2**63 + 17):
+            got = _kernels.xxh64(words, 7, 7 + n, np.uint64(seed))
+            assert got == xxhash.xxh64_intdigest(words[7 : 7 + n].tobytes(), seed=seed)
+
+
+@pytest.fixture(scope="module")
+def multiblock_db(tmp_path_factory, small_taxonomy):
+    """A database whose lookup table spans many 4 KiB blocks (random genomes, 240 kb)."""
+    rng = np.random.default_rng(11)
+    folder = tmp_path_factory.mktemp("blocks")
+    with open(folder / "refs.fa", "w") as f:
+        for name, taxid in (("x", 1000), ("y", 101)):
+            f.write(f">{name} kraken:taxid|{taxid}\n{''.join(rng.choice(list('ACGT'), 120_000))}\n")
+    out = folder / "db"
+    build_database([folder / "refs.fa"], small_taxonomy, None, out)
+    return out, folder / "refs.fa"
+
+
+def _flip(path, out, section, at=0.5):
+    """A copy of database ``path`` with one bit flipped in ``section`` (at a fraction of it)."""
+    data = bytearray(path.read_bytes())
+    (size,) = struct.unpack("<I", data[len(MAGIC) : len(MAGIC) + 4])
+    header = json.loads(data[len(MAGIC) + 4 : len(MAGIC) + 4 + size])
+    entry = next(s for s in header["sections"] if s["name"] == section)
+    position = len(MAGIC) + 4 + size + entry["offset"] + int(entry["bytes"] * at)
+    data[position] ^= 0x10
+    out.write_bytes(bytes(data))
+    return out
+
+
+def test_load_reads_no_table_block(multiblock_db):
+    path, _ = multiblock_db
+    db = load_database(path)
+    header = db.header
+    blocks = header["blocks"]
+    assert blocks == -(-header["payload_bytes"] // 4096) > 50
+    table = sum(s["bytes"] for s in header["sections"][:3])
+    state = db.blocks.state
+    assert not state[: table // 4096].any()  # the table's blocks: not read at load
+    assert state[-(-table // 4096) :].all()  # the small sections': checked
+    # One lookup checks the few blocks it reads, not the table.
+    db.lookup(np.array([12345], dtype=np.uint64))
+    assert 1 <= int(state[: table // 4096].sum()) <= 3
+    assert db.check() == blocks and state.all()
+
+
+def test_corrupt_table_block_is_found_when_read(tmp_path, multiblock_db, capsys):
+    path, fasta = multiblock_db
+    bad = _flip(path, tmp_path / "bad.db", "hashes")
+    db = load_database(bad)  # the table is not read at load
+    with pytest.raises(DatabaseError, match=r"fails its checksum at payload bytes \d+-\d+ "
+                       r"\(hashes\): the file is corrupt") as error:  # fmt: skip
+        db.check()
+    assert str(bad) in str(error.value)
+    # Classifying the references themselves looks up every minimizer: the corrupt block is read.
+    reads = fasta
+    with pytest.raises(DatabaseError, match="checksum"):
+        classify_reads(load_database(bad), reads, threads=2)
+    # The command line: one line naming the file, exit 1, no report.
+    report = tmp_path / "r.kreport"
+    assert main(["classify", "--db", str(bad), "-1", str(reads), "--report", str(report)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"microbiome: error: {bad}: database fails its")
+    assert not report.exists()
+    assert main(["db", "check", str(bad)]) == 1
+    assert "(hashes)" in capsys.readouterr().err
+    assert main(["db", "check", str(path)]) == 0
+    assert "match their digests" in capsys.readouterr().err
+    # Without verification the flipped bit goes unnoticed: what the digests are there for.
+    load_database(bad, verify=False).lookup(np.arange(10, dtype=np.uint64))
+
+
+@pytest.mark.parametrize("section", ["names", "parents", "dist_fractions"])
+def test_corrupt_small_section_is_found_at_load(tmp_path, multiblock_db, section):
+    path, _ = multiblock_db
+    bad = _flip(path, tmp_path / "bad.db", section)
+    with pytest.raises(DatabaseError, match=rf"checksum at payload bytes \d+-\d+ \(.*{section}"):
+        load_database(bad)

@@ -37,7 +37,7 @@ def reference(name: str) -> str:
 
 def test_distribution_is_stored_under_the_checksum(db_path):
     db = load_database(db_path)
-    assert db.header["format_version"] == FORMAT_VERSION == 2
+    assert db.header["format_version"] == FORMAT_VERSION == 3
     meta = db.header["kmer_distribution"]
     assert (meta["read_length"], meta["step"], meta["species"]) == (150, 15, 13)
     dist = db.kmer_distribution()
@@ -193,5 +193,5 @@ def test_old_database_format_asks_for_a_rebuild(tmp_path, db_path, capsys):
     assert main(["classify", "--db", str(old), "-1", str(READS / "sim01_R1.fastq.gz"),
                  "--report", str(tmp_path / "r")]) == 1  # fmt: skip
     err = capsys.readouterr().err
-    assert "format version 1 is not supported (expected 2): rebuild it" in err
+    assert "format version 1 is not supported (expected 3): rebuild it" in err
     assert not (tmp_path / "r").exists()
