@@ -181,20 +181,21 @@ def lookup_verified(
         h = fmix64(values[i] ^ mix)
         b = h >> shift
         out[i] = -1
-        for block in (
-            (at[2] + 8 * np.int64(b)) >> block_shift,
-            (at[2] + 8 * np.int64(b) + 8) >> block_shift,
-        ):
-            if not check_block(payload, block, block_shift, digests, state):
+        # state[block] == 1 first: the call (not inlined) only for a block not yet checked
+        at_bucket = at[2] + 8 * np.int64(b)
+        for block in range(at_bucket >> block_shift, ((at_bucket + 15) >> block_shift) + 1):
+            if state[block] != 1 and not check_block(payload, block, block_shift, digests, state):
                 return -1 - block
         for j in range(buckets[b], buckets[b + 1]):
             block = (at[0] + 8 * j) >> block_shift
-            if not check_block(payload, block, block_shift, digests, state):
+            if state[block] != 1 and not check_block(payload, block, block_shift, digests, state):
                 return -1 - block
             if hashes[j] >= h:
                 if hashes[j] == h:
                     block = (at[1] + 4 * j) >> block_shift
-                    if not check_block(payload, block, block_shift, digests, state):
+                    if state[block] != 1 and not check_block(
+                        payload, block, block_shift, digests, state
+                    ):
                         return -1 - block
                     out[i] = nodes[j]
                     found += 1
