@@ -186,10 +186,17 @@ def lookup_verified(
         for block in range(at_bucket >> block_shift, ((at_bucket + 15) >> block_shift) + 1):
             if state[block] != 1 and not check_block(payload, block, block_shift, digests, state):
                 return -1 - block
-        for j in range(buckets[b], buckets[b + 1]):
-            block = (at[0] + 8 * j) >> block_shift
-            if state[block] != 1 and not check_block(payload, block, block_shift, digests, state):
-                return -1 - block
+        lo = buckets[b]
+        hi = buckets[b + 1]
+        if hi > lo:  # the bucket's hashes: usually in one block
+            for block in range(
+                (at[0] + 8 * lo) >> block_shift, ((at[0] + 8 * hi - 1) >> block_shift) + 1
+            ):
+                if state[block] != 1 and not check_block(
+                    payload, block, block_shift, digests, state
+                ):
+                    return -1 - block
+        for j in range(lo, hi):
             if hashes[j] >= h:
                 if hashes[j] == h:
                     block = (at[1] + 4 * j) >> block_shift

@@ -461,3 +461,21 @@ def test_corrupt_small_section_is_found_at_load(tmp_path, multiblock_db, section
     bad = _flip(path, tmp_path / "bad.db", section)
     with pytest.raises(DatabaseError, match=rf"checksum at payload bytes \d+-\d+ \(.*{section}"):
         load_database(bad)
+
+
+def test_after_many_lookups_the_rest_of_the_table_is_checked(tmp_path, multiblock_db):
+    """A long run checks the table's remaining blocks at once, then looks up unchecked; a
+    corrupt block that no lookup read is still found then."""
+    path, _ = multiblock_db
+    db = load_database(path)
+    first, last = db.blocks.table_blocks
+    misses = np.random.default_rng(2).integers(0, 2**63, size=2 * (last - first), dtype=np.uint64)
+    db.lookup(misses[:10])
+    assert not db.blocks.progress[1] and not db.blocks.state[first:last].all()
+    db.lookup(misses)
+    assert db.blocks.progress[1] and db.blocks.state.all()
+    # Random misses read buckets and hashes but no node: a flipped node is found by the bulk check.
+    bad = load_database(_flip(path, tmp_path / "bad.db", "nodes"))
+    bad.lookup(misses[:10])
+    with pytest.raises(DatabaseError, match=r"\(nodes\): the file is corrupt"):
+        bad.lookup(misses)
