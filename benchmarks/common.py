@@ -116,10 +116,12 @@ def simulate_pairs(
 class Timing:
     wall: float
     max_rss_mb: float
+    cpu: float = 0.0  # user + system seconds of the child
 
 
 def timed(command: list[str], *, env: dict | None = None, stdout=subprocess.DEVNULL) -> Timing:
-    """Wall time and peak resident memory of one run of ``command`` (via wait4 on the child)."""
+    """Wall time, peak resident memory and CPU time of one run of ``command`` (wait4 on the
+    child)."""
     start = time.perf_counter()
     process = subprocess.Popen(command, stdout=stdout, stderr=subprocess.PIPE, env=env)
     _, status, usage = os.wait4(process.pid, 0)
@@ -127,7 +129,7 @@ def timed(command: list[str], *, env: dict | None = None, stdout=subprocess.DEVN
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode != 0:
         sys.exit(f"benchmark: {' '.join(command)} failed: {process.stderr.read().decode()[-2000:]}")
-    return Timing(wall, usage.ru_maxrss / 1024)
+    return Timing(wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime)
 
 
 def best_of(runs: int, command: list[str], **kwargs) -> Timing:

@@ -179,9 +179,9 @@ def dir_size(path: Path) -> int:
     )
 
 
-def build_kraken2(refs: list[Path], threads: int, rebuild: bool) -> dict:
-    db = OUT / "kraken2_db"
-    stamp = OUT / "kraken2_db.json"
+def build_kraken2(refs: list[Path], threads: int, rebuild: bool, folder: Path = OUT) -> dict:
+    db = folder / "kraken2_db"
+    stamp = folder / "kraken2_db.json"
     if stamp.exists() and not rebuild:
         return json.loads(stamp.read_text())
     build = need("kraken2-build", "kraken2")
@@ -207,9 +207,11 @@ def build_kraken2(refs: list[Path], threads: int, rebuild: bool) -> dict:
     return info
 
 
-def build_ours(microbiome: str, refs: list[Path], threads: int, rebuild: bool) -> dict:
-    db = OUT / "microbiome.db"
-    stamp = OUT / "microbiome_db.json"
+def build_ours(
+    microbiome: str, refs: list[Path], threads: int, rebuild: bool, folder: Path = OUT
+) -> dict:
+    db = folder / "microbiome.db"
+    stamp = folder / "microbiome_db.json"
     if stamp.exists() and not rebuild:
         return json.loads(stamp.read_text())
     if db.is_dir():

@@ -327,10 +327,11 @@ def test_classify_imports_no_heavy_libraries(tmp_path, real_db):
     report = tmp_path / "r.kreport"
     command = [sys.executable, "-c", script, "classify", "--db", str(real_db.path),
                "-1", str(READS / "sim01_R1.fastq.gz"), "-2", str(READS / "sim01_R2.fastq.gz"),
-               "--report", str(report), "-q"]  # fmt: skip
+               "--report", str(report), "--tsv", str(tmp_path / "t.tsv"),
+               "--cami", str(tmp_path / "c.cami"), "-q"]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, check=True)
     code, imported = json.loads(done.stdout.splitlines()[-1])
-    assert code == 0 and report.stat().st_size > 0
+    assert code == 0 and report.stat().st_size > 0 and (tmp_path / "t.tsv").stat().st_size > 0
     assert imported == []
     # The test can fail: the same check sees pandas once a command imports it.
     done = subprocess.run(
