@@ -53,6 +53,7 @@ import hashlib
 import logging
 import os
 import re
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -138,6 +139,7 @@ class _Blocks:
     table_blocks: tuple[int, int]  # first and last + 1 block of the table
     #: [lookups so far, 1 once every table block is checked]: then lookups go unchecked
     progress: list[int] = field(default_factory=lambda: [0, 0])
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def lookups_done(self, n: int, path: str) -> None:
         """Count ``n`` lookups; after twice as many as the table has blocks (a run that has
@@ -147,8 +149,10 @@ class _Blocks:
         if not self.progress[1] and self.progress[0] >= 2 * (
             self.table_blocks[1] - self.table_blocks[0]
         ):
-            self.check(*self.table_blocks, path)
-            self.progress[1] = 1
+            with self.lock:  # one worker thread checks, the others wait for it
+                if not self.progress[1]:
+                    self.check(*self.table_blocks, path)
+                    self.progress[1] = 1
 
     def corrupt(self, block: int, path: str) -> DatabaseError:
         """The error for a corrupt block: which bytes and sections, naming the file."""
