@@ -13,6 +13,7 @@ FASTQ/FASTA or a SAM/BAM/CRAM with paired records, read as pairs by
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import os
@@ -565,13 +566,14 @@ def _record_batches(
     """FASTA through dnaio, SAM/BAM/CRAM through pysam, batched."""
     first = 0
     try:
-        if is_alignment_file(path):
-            records = _alignment_records(path, mate, alignment)
-        else:
-            records = iter(dnaio.open(path))
-        while batch := list(itertools.islice(records, batch_records)):
-            yield records_to_batch(batch, first)
-            first += len(batch)
+        with contextlib.ExitStack() as stack:  # closed also when the reader stops early
+            if is_alignment_file(path):
+                records = _alignment_records(path, mate, alignment)
+            else:
+                records = iter(stack.enter_context(dnaio.open(path)))
+            while batch := list(itertools.islice(records, batch_records)):
+                yield records_to_batch(batch, first)
+                first += len(batch)
     except dnaio.exceptions.FileFormatError as exc:
         line = exc.line + 1 if exc.line is not None else None
         raise InputError(exc.message, file=path, line=line) from exc
