@@ -124,6 +124,19 @@ def test_config_defaults_and_errors(tmp_path, capsys):
     assert len(err) == 1 and "broken.yaml, line 2: not valid YAML" in err[0]
 
 
+def test_schema_defaults_are_what_validation_fills_in():
+    """The commands' defaults (a walk of the schema, without jsonschema) equal what jsonschema's
+    validation fills into an empty config, section by section."""
+    from microbiome import config
+
+    filled: dict = {}
+    for _ in config._validator(config.load_schema("config")).iter_errors(filled):
+        pass
+    assert config._defaults() == filled
+    assert config.section_defaults("qc")["min_length"] == filled["qc"]["min_length"] == 50
+    assert set(filled) >= {"qc", "profile", "diversity", "integrate", "report"}
+
+
 def test_demo_config_is_valid(capsys):
     assert (
         main(
