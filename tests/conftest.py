@@ -83,6 +83,8 @@ def kraken2_database(folder):
 #: the demo runs ~3 min each): with pytest-xdist's workers (-n, pyproject.toml) they start first,
 #: on separate workers, and the quicker files fill the gaps.
 LONGEST_FIRST = ("test_slurm.py", "test_resume.py", "test_workflow.py")
+#: Seconds a slow end-to-end test may take (the SLURM one ~11 minutes on an idle machine).
+SLOW_TIMEOUT = 3600
 
 
 def pytest_collection_modifyitems(config, items):
@@ -98,3 +100,6 @@ def pytest_collection_modifyitems(config, items):
         )
 
     items.sort(key=order)  # stable: each file's tests keep their order
+    for item in items:  # pyproject's timeout is for the others
+        if item.get_closest_marker("slow") and not item.get_closest_marker("timeout"):
+            item.add_marker(pytest.mark.timeout(SLOW_TIMEOUT))

@@ -109,10 +109,11 @@ def test_a_reader_that_stops_early_is_no_error(tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    assert dump.stdout.readline().count(b"\t") == 1
-    dump.stdout.close()
-    assert dump.wait(timeout=300) == 0
-    assert dump.stderr.read() == b""
+    with dump:  # closes the pipes
+        assert dump.stdout.readline().count(b"\t") == 1
+        dump.stdout.close()
+        assert dump.wait(timeout=300) == 0
+        assert dump.stderr.read() == b""
 
 
 def test_output_to_a_fifo_writes_through(tmp_path, capsys):

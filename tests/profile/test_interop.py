@@ -89,7 +89,8 @@ def samples(tmp_path_factory):
 
 def read_calls(path: Path) -> tuple[Counter, int]:
     """Reads per assigned taxid (0: unclassified) from the per-read output, and all reads."""
-    calls = Counter(int(line.split("\t")[2]) for line in open(path, encoding="utf-8"))
+    with open(path, encoding="utf-8") as f:
+        calls = Counter(int(line.split("\t")[2]) for line in f)
     return calls, sum(calls.values())
 
 

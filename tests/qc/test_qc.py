@@ -6,6 +6,7 @@ import csv
 import gzip
 import json
 import shutil
+from pathlib import Path
 
 import dnaio
 import numpy as np
@@ -223,7 +224,7 @@ def test_cli_writes_reads_and_statistics(tmp_path, capsys):
         )
         == 0
     )
-    rows = list(csv.DictReader((out / "qc.tsv").open(), delimiter="\t"))
+    rows = list(csv.DictReader((out / "qc.tsv").read_text().splitlines(), delimiter="\t"))
     assert rows[0]["sample_id"] == "sim04" and rows[0]["host_read_percent"] == "3.0"
     assert (out / "mqc" / "microbiome_qc_general_stats_mqc.tsv").read_text().startswith("# id:")
 
@@ -372,8 +373,8 @@ def test_outputs_are_reproducible_and_valid_when_empty(tmp_path, host_index):
     first = run_qc("s", READS / "SRR514303_SE.fastq.gz", None, tmp_path / "a", threads=2)
     time.sleep(1.1)  # a gzip timestamp would now differ
     second = run_qc("s", READS / "SRR514303_SE.fastq.gz", None, tmp_path / "b", threads=1)
-    assert open(first.outputs["reads"], "rb").read() == open(second.outputs["reads"], "rb").read()
+    assert Path(first.outputs["reads"]).read_bytes() == Path(second.outputs["reads"]).read_bytes()
     human = write_fastq(tmp_path / "human.fq", [("h1", "ACGT" * 5, "I" * 20)])
     empty = run_qc("h", human, None, tmp_path / "c", settings(min_length=30))
     assert empty.counts.reads_out == 0
-    assert gzip.decompress(open(empty.outputs["reads"], "rb").read()) == b""
+    assert gzip.decompress(Path(empty.outputs["reads"]).read_bytes()) == b""
