@@ -74,6 +74,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         " (default: read length / 10)",
     )
     build.add_argument("-t", "--threads", type=int, default=2, help="threads (default 2)")
+    build.add_argument(
+        "--max-memory",
+        metavar="SIZE",
+        help="memory the build may use, e.g. 4G or 500M (K, M, G, T: powers of 1024; KB, MB, GB,"
+        " TB: of 1000); minimizers beyond it are spilled to temporary files next to the output;"
+        " the database is the same whatever the value (default: half the machine's or the"
+        " job's memory)",
+    )
     build.add_argument("-o", "--output", required=True, metavar="DB", help="database file")
     build.set_defaults(func=run_build)
 
@@ -104,10 +112,11 @@ def _no_subcommand(parser: argparse.ArgumentParser) -> int:
 
 def run_build(args: argparse.Namespace) -> int:
     """Build a database."""
-    from microbiome.profile.database import build_database, summary_table
+    from microbiome.profile.database import build_database, parse_memory, summary_table
 
     if args.threads < 1:
         raise ConfigError(f"--threads must be at least 1 (got {args.threads})")
+    max_memory = None if args.max_memory is None else parse_memory(args.max_memory)
     header = build_database(
         args.sequences,
         args.taxonomy,
@@ -120,6 +129,7 @@ def run_build(args: argparse.Namespace) -> int:
         read_length=args.read_length,
         step=args.step,
         rename_duplicates=args.rename_duplicates,
+        max_memory=max_memory,
     )
     write_stdout(summary_table(header))
     return 0

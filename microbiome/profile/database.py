@@ -53,10 +53,14 @@ import hashlib
 import logging
 import os
 import re
+import shutil
+import signal
+import tempfile
 import threading
 import time
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -65,7 +69,7 @@ import numpy as np
 from microbiome import __version__
 from microbiome.errors import ConfigError, DatabaseError, InputError
 from microbiome.io import binfile
-from microbiome.io.atomic import atomic_path
+from microbiome.io.atomic import atomic_path, make_folder, output_kind
 from microbiome.io.reads import read_batches
 from microbiome.io.tables import text_lines
 from microbiome.kmer.encoding import check_k, minimizer_hashes, seed_mix, sequence_pieces
@@ -85,8 +89,23 @@ _TABLE_SECTIONS = ("hashes", "nodes", "buckets")
 BUCKET_LOAD = 4
 #: Long sequences are cut into pieces of this many bases (overlapping by l + w - 2).
 PIECE = 1_000_000
-#: Pending (hash, node) pairs merged into the table once they pass this many.
-MERGE_EVERY = 32_000_000
+#: The build's memory not counted in its working sets: the interpreter, numpy, numba and the
+#: compiled kernels (``--max-memory`` minus this is the working memory).
+BASELINE_MEMORY = 256 << 20
+#: Spilled minimizers go to one temporary file per value of the top bits of their hash.
+SPILL_BITS = 10
+#: Working bytes per minimizer: spilling a buffered one (buffer, owners, sort, record), reducing
+#: a spilled one (record, sort order, sorted copies) and a genome's while it is deduplicated
+#: (concatenation and np.unique's sort; its piece arrays, 8 bytes, count with the file's).
+_SPILL_BYTES = 48
+_REDUCE_BYTES = 40
+_GENOME_BYTES = 16
+#: Caps on the spill buffer and on a range of the table reduced at once, in minimizers: beyond
+#: them a larger --max-memory brings no speed.
+_SPILL_BUFFER_CAP = 4 << 20
+_REDUCE_CAP = 16 << 20
+#: The least working memory a build accepts.
+_MIN_WORKING = 16 << 20
 DEFAULT_K = 31
 DEFAULT_W = 15
 #: Read length of the k-mer distribution (Bracken's -r), and windows every read_length / 10 bases.
@@ -95,6 +114,8 @@ DEFAULT_STEP_FRACTION = 10
 #: Kraken 2's default --minimum-hit-groups (the classifier's default too).
 DEFAULT_MIN_HIT_GROUPS = 2
 
+_MEMORY = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*([kmgt](?:i?b)?|b)?", re.IGNORECASE)
+_RECORD = np.dtype([("hash", "<u8"), ("owner", "<i4")])
 _KRAKEN_TAXID = re.compile(r"kraken:taxid\|(\d+)")
 _FASTA_SUFFIXES = (".fna", ".fa", ".fasta", ".ffn", ".fas", ".fsa", ".seq")
 _GENBANK_SUFFIXES = (".gb", ".gbk", ".gbff", ".genbank")
@@ -536,40 +557,201 @@ def _records(path: str) -> Iterator[tuple[str, np.ndarray, int | None]]:
             yield batch.name(r), batch.seq[batch.offsets[r] : batch.offsets[r + 1]], None
 
 
-class _Table:
-    """The growing (hash -> node, owner) table: sorted, LCA-reduced in merges."""
+def parse_memory(text: str) -> int:
+    """Bytes of a memory size: ``4G``, ``500M``, ``1.5GiB``, ``750MB``, ``2000000000``.
 
-    def __init__(self, taxonomy: Taxonomy):
-        self.parents = taxonomy.parents
-        self.depth = taxonomy.depth
-        self.keys = np.empty(0, dtype=np.uint64)
-        self.nodes = np.empty(0, dtype=np.int32)
-        self.owners = np.empty(0, dtype=np.int32)
-        self.pending: list[tuple[np.ndarray, int, int]] = []
+    As in GNU ``sort -S``: ``K``, ``M``, ``G``, ``T`` (also ``KiB`` ... ``TiB``) are powers of
+    1024, ``KB``, ``MB``, ``GB``, ``TB`` powers of 1000, a bare number is bytes. ConfigError for
+    anything else, or a size that is not positive.
+    """
+    match = _MEMORY.fullmatch(str(text).strip())
+    if match is None:
+        raise ConfigError(
+            f"--max-memory {text!r} is not a memory size: give e.g. 4G, 500M, 1.5GiB or 750MB"
+        )
+    number, unit = float(match.group(1)), (match.group(2) or "").upper()
+    if unit in ("", "B"):
+        factor = 1
+    elif unit.endswith("IB") or len(unit) == 1:  # KiB, K: powers of 1024
+        factor = 1024 ** ("KMGT".index(unit[0]) + 1)
+    else:  # KB: powers of 1000
+        factor = 1000 ** ("KMGT".index(unit[0]) + 1)
+    size = int(number * factor)
+    if size <= 0:
+        raise ConfigError(f"--max-memory {text!r} must be more than 0 bytes")
+    return size
+
+
+def format_memory(size: int) -> str:
+    """``size`` bytes as ``12.3 MiB`` / ``1.50 GiB`` (for messages)."""
+    if size >= 1 << 30:
+        return f"{size / (1 << 30):.2f} GiB"
+    return f"{size / (1 << 20):.1f} MiB"
+
+
+def default_max_memory() -> int:
+    """Half the memory of the machine, or of the cgroup (a SLURM job's allocation) when that is
+    smaller: the ``--max-memory`` of a build that names none."""
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    for limit in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            with open(limit) as f:
+                value = f.read().strip()
+        except OSError:
+            continue
+        if value.isdigit():
+            total = min(total, int(value))
+    return max(total // 2, BASELINE_MEMORY + (64 << 20))
+
+
+class _Spill:
+    """Genome minimizers spilled to disk as (hash, genome index) records, into one file per
+    value of the top :data:`SPILL_BITS` bits of the hash, so that the table can be reduced one
+    range of hashes at a time; buffered in memory up to ``buffer_records`` records."""
+
+    def __init__(self, folder: Path, buffer_records: int):
+        self.folder = folder
+        self.buffer_records = max(1, buffer_records)
+        self.counts = np.zeros(1 << SPILL_BITS, dtype=np.int64)
+        self.pending: list[tuple[np.ndarray, int]] = []
         self.pending_size = 0
 
-    def add(self, hashes: np.ndarray, node: int, owner: int) -> None:
-        self.pending.append((hashes, node, owner))
-        self.pending_size += hashes.shape[0]
-        if self.pending_size >= MERGE_EVERY:
-            self.merge()
+    def path(self, part: int) -> Path:
+        return self.folder / f"{part:04d}.spill"
 
-    def merge(self) -> None:
+    def add(self, hashes: np.ndarray, owner: int) -> None:
+        """Add one genome's distinct minimizer hashes (uint64), owned by genome ``owner``."""
+        if hashes.shape[0] == 0:
+            return
+        self.pending.append((hashes, owner))
+        self.pending_size += hashes.shape[0]
+        if self.pending_size >= self.buffer_records:
+            self.flush()
+
+    def flush(self) -> None:
+        """Append the buffered records to their files."""
         if not self.pending:
             return
-        keys = np.concatenate([self.keys] + [h for h, _, _ in self.pending])
-        nodes = np.concatenate(
-            [self.nodes] + [np.full(h.shape[0], n, dtype=np.int32) for h, n, _ in self.pending]
+        keys = np.concatenate([h for h, _ in self.pending])
+        owners = np.repeat(
+            np.array([o for _, o in self.pending], dtype=np.int32),
+            [h.shape[0] for h, _ in self.pending],
         )
-        owners = np.concatenate(
-            [self.owners] + [np.full(h.shape[0], o, dtype=np.int32) for h, _, o in self.pending]
-        )
-        self.pending = []
-        self.pending_size = 0
-        order = np.argsort(keys, kind="stable")
-        keys, nodes, owners = keys[order], nodes[order], owners[order]
-        n = _kernels.reduce_runs(keys, nodes, owners, self.parents, self.depth, keys, nodes, owners)
-        self.keys, self.nodes, self.owners = keys[:n].copy(), nodes[:n].copy(), owners[:n].copy()
+        self.pending, self.pending_size = [], 0
+        part = (keys >> np.uint64(64 - SPILL_BITS)).astype(np.uint16)
+        order = np.argsort(part, kind="stable")
+        counts = np.bincount(part, minlength=1 << SPILL_BITS)
+        del part
+        records = np.empty(keys.shape[0], dtype=_RECORD)
+        records["hash"] = keys[order]
+        del keys
+        records["owner"] = owners[order]
+        del owners, order
+        ends = np.cumsum(counts)
+        for p in np.flatnonzero(counts).tolist():
+            with open(self.path(p), "ab") as f:
+                records[ends[p] - counts[p] : ends[p]].tofile(f)
+        self.counts += counts
+
+    def ranges(self, limit: int) -> Iterator[np.ndarray]:
+        """The records, as arrays of at most about ``limit`` records that each hold every
+        record of the hashes they hold, in increasing order of hash: whole partition files
+        grouped, or a partition larger than ``limit`` read in as many passes over its file as
+        it takes, each keeping one range of hash values."""
+        limit = max(1, limit)
+        group: list[int] = []
+        size = 0
+        for p in range(1 << SPILL_BITS):
+            count = int(self.counts[p])
+            if count == 0:
+                continue
+            if size + count > limit and group:
+                yield self._read(group, size)
+                group, size = [], 0
+            if count > limit:
+                yield from self._split(p, count, limit)
+                continue
+            group.append(p)
+            size += count
+        if group:
+            yield self._read(group, size)
+
+    def _read(self, parts: list[int], size: int) -> np.ndarray:
+        records = np.empty(size, dtype=_RECORD)
+        at = 0
+        for p in parts:
+            part = np.fromfile(self.path(p), dtype=_RECORD)
+            if part.shape[0] != self.counts[p]:
+                raise OSError(f"spill file {self.path(p)} holds {part.shape[0]} records, not "
+                              f"the {self.counts[p]} written")  # fmt: skip
+            records[at : at + part.shape[0]] = part
+            at += part.shape[0]
+        return records
+
+    def _split(self, part: int, count: int, limit: int) -> Iterator[np.ndarray]:
+        passes = 1 << int(np.ceil(np.log2(-(-count // limit))))
+        width = 1 << (64 - SPILL_BITS - int(np.log2(passes)))
+        chunk = max(1, limit // 2)
+        for j in range(passes):
+            low = np.uint64((part << (64 - SPILL_BITS)) + j * width)
+            high = np.uint64(low + np.uint64(width - 1))
+            kept = []
+            with open(self.path(part), "rb") as f:
+                while True:
+                    block = np.fromfile(f, dtype=_RECORD, count=chunk)
+                    if block.shape[0] == 0:
+                        break
+                    keys = block["hash"]
+                    kept.append(block[(keys >= low) & (keys <= high)])
+            yield np.concatenate(kept) if kept else np.empty(0, dtype=_RECORD)
+
+
+def _reduce(records: np.ndarray, genome_nodes: np.ndarray, taxonomy: Taxonomy):
+    """(hashes, nodes, owners) of a range of spilled records: one entry per distinct hash, its
+    node the LCA of its genomes' nodes, its owner the genome when only one holds it (else -1)."""
+    keys = np.ascontiguousarray(records["hash"])
+    order = np.argsort(keys)  # runs of equal hashes reduce the same in any order
+    keys = keys[order]
+    owners = records["owner"][order]
+    del order, records
+    nodes = genome_nodes[owners]
+    n = _kernels.reduce_runs(
+        keys, nodes, owners, taxonomy.parents, taxonomy.depth, keys, nodes, owners
+    )
+    return keys[:n], nodes[:n], owners[:n]
+
+
+def _bucket_table(hashes: np.ndarray, bits: int) -> np.ndarray:
+    """``buckets`` (int64, ``2**bits + 1``) of sorted ``hashes``: the first position whose hash
+    has top ``bits`` bits ``>= j``; read in chunks, so ``hashes`` may be a memory map."""
+    buckets = np.zeros(2**bits + 1, dtype=np.int64)
+    shift = np.uint64(64 - bits)
+    step = 1 << 24
+    for start in range(0, hashes.shape[0], step):
+        top = (hashes[start : start + step] >> shift).astype(np.int64)
+        first = int(top[0])
+        counts = np.bincount(top - first)
+        buckets[first + 1 : first + 1 + counts.shape[0]] += counts
+    np.cumsum(buckets, out=buckets)
+    return buckets
+
+
+def _file_sections(arrays: dict, files: dict[str, tuple[Path, int]]) -> Iterator[tuple]:
+    """(name, dtype, byte size, chunks of bytes) of every payload section, from ``arrays`` or
+    the ``files`` (path, byte size) the big sections were written to."""
+    for name, dtype in _SECTIONS:
+        if name in files:
+            path, size = files[name]
+
+            def chunks(path: Path = path) -> Iterator[bytes]:
+                with open(path, "rb") as f:
+                    while block := f.read(64 << 20):
+                        yield block
+
+            yield name, dtype, size, chunks
+        else:
+            data = np.ascontiguousarray(arrays[name], dtype=dtype)
+            yield name, dtype, data.nbytes, lambda data=data: iter([memoryview(data).cast("B")])
 
 
 def build_database(
@@ -585,8 +767,15 @@ def build_database(
     read_length: int = DEFAULT_READ_LENGTH,
     step: int | None = None,
     rename_duplicates: bool = False,
+    max_memory: int | None = None,
 ) -> dict:
     """Build a profiling database from reference sequences into the file ``out``.
+
+    The build streams: each reference file's distinct minimizers are spilled to temporary files
+    (a hidden folder next to ``out``, removed when the build ends or fails), one per range of
+    hash values, which are then reduced one range at a time and appended to the table; so the
+    working memory stays within ``max_memory`` whatever the size of the references, and the
+    database is the same, byte for byte, whatever ``max_memory`` is.
 
     Parameters
     ----------
@@ -615,6 +804,12 @@ def build_database(
         A sequence ID in more than one file is an InputError naming both files and records,
         unless this is set: then each is renamed ``<file name>:<ID>`` (:func:`qualified_id`,
         also a seqid2taxid key), logged and listed in the header's ``renamed_sequence_ids``.
+    max_memory
+        Bytes the build may use (default :func:`default_max_memory`), of which
+        :data:`BASELINE_MEMORY` is set aside for the interpreter and libraries. ConfigError if
+        it is too small for the minimizers of one reference file. The k-mer distribution
+        classifies against the finished table memory-mapped from its file, as classification
+        does: it runs at speed when the database fits in memory (page cache) beside that.
 
     Returns
     -------
@@ -631,6 +826,13 @@ def build_database(
     step = max(1, read_length // DEFAULT_STEP_FRACTION) if step is None else step
     if not isinstance(step, int | np.integer) or step < 1:
         raise ConfigError(f"window step must be a positive integer (got {step!r})")
+    max_memory = default_max_memory() if max_memory is None else int(max_memory)
+    working = max_memory - BASELINE_MEMORY
+    if working < _MIN_WORKING:
+        raise ConfigError(
+            f"--max-memory {format_memory(max_memory)} is too small: a build needs at least "
+            f"{format_memory(BASELINE_MEMORY + _MIN_WORKING)}"
+        )
     started = time.monotonic()
     accessions: dict[str, int] = {}
     if isinstance(taxonomy, Taxonomy):
@@ -643,7 +845,67 @@ def build_database(
     resolve = _TaxidResolver(table_map, accessions)
     files = _expand(sequences)
 
-    table = _Table(tax)
+    if output_kind(out) == "atomic":
+        scratch_parent = make_folder(Path(os.path.realpath(out)).parent, name=out)
+    else:
+        scratch_parent = None  # stdout or a device: the system's temporary folder
+    scratch = Path(
+        tempfile.mkdtemp(prefix=f".{os.path.basename(os.fspath(out))}.build.", dir=scratch_parent)
+    )
+    try:
+        with _terminate_raises():
+            return _build(
+                files, tax, resolve, out, scratch, k=k, w=w, seed=seed, threads=threads,
+                read_length=read_length, step=step, rename_duplicates=rename_duplicates,
+                max_memory=max_memory, started=started,
+            )  # fmt: skip
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+@contextmanager
+def _terminate_raises() -> Iterator[None]:
+    """Make SIGTERM (a cancelled job: SLURM's scancel, Snakemake stopping) raise SystemExit(143)
+    in the main thread while building, so that the temporary files and the half-written database
+    are removed as on any error; nothing changes where SIGTERM already has a handler."""
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+    ):
+        yield
+        return
+
+    def terminate(signum: int, frame) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _build(
+    files: list[str],
+    tax: Taxonomy,
+    resolve: _TaxidResolver,
+    out: str | os.PathLike,
+    scratch: Path,
+    *,
+    k: int,
+    w: int,
+    seed: int,
+    threads: int,
+    read_length: int,
+    step: int,
+    rename_duplicates: bool,
+    max_memory: int,
+    started: float,
+) -> dict:
+    """:func:`build_database` with its temporary folder ``scratch``."""
+    working = max_memory - BASELINE_MEMORY
+    buffer_records = min(working // 4 // _SPILL_BYTES, _SPILL_BUFFER_CAP)
+    spill = _Spill(scratch, buffer_records)
     genomes: list[dict] = []
     genome_paths: list[str] = []
     progress = Progress("db build: minimizers", total=len(files), unit="reference files")
@@ -653,6 +915,7 @@ def build_database(
         for file in files:
             groups: dict[int, dict] = {}
             parts: dict[int, list] = {}
+            file_bases = 0
             for record, (header, seq, given) in enumerate(_records(file), 1):
                 seqid = header.split(maxsplit=1)[0] if header.strip() else "(no name)"
                 taxid, source = resolve.source(file, header, given)
@@ -675,14 +938,32 @@ def build_database(
                 group["sequences"] += 1
                 group["length"] += int(seq.shape[0])
                 total_bases += int(seq.shape[0])
+                file_bases += int(seq.shape[0])
                 parts.setdefault(taxid, []).extend(
                     pool.submit(minimizer_hashes, piece, k, w, seed)
                     for piece in sequence_pieces(seq, k, w, PIECE)
                 )
             base = os.path.basename(file)
+            done = {taxid: [f.result() for f in futures] for taxid, futures in parts.items()}
+            sizes = [sum(a.shape[0] for a in arrays) for arrays in done.values()]
+            need = (
+                file_bases
+                + 8 * sum(sizes)
+                + _GENOME_BYTES * max(sizes, default=0)
+                + _SPILL_BYTES * buffer_records
+            )
+            if need > working:
+                raise ConfigError(
+                    f"--max-memory {format_memory(max_memory)} is too small for the "
+                    f"{file_bases:,} bases and {sum(sizes):,} minimizers of this file: give "
+                    f"at least {format_memory(need + BASELINE_MEMORY)}, or split the file by "
+                    "genome",
+                    file=file,
+                )
             for taxid, group in groups.items():
-                arrays = [f.result() for f in parts[taxid]]
+                arrays = done.pop(taxid)
                 hashes = np.unique(np.concatenate(arrays)) if arrays else np.empty(0, np.uint64)
+                del arrays
                 name = base if len(groups) == 1 else f"{base}:{group['first']}"
                 genomes.append(
                     {
@@ -695,34 +976,57 @@ def build_database(
                     }
                 )
                 genome_paths.append(file)
-                table.add(hashes, tax.node(taxid), len(genomes) - 1)
+                spill.add(hashes, len(genomes) - 1)
             if not groups:
                 raise InputError("file holds no sequence", file=file)
             progress.update()
     progress.close()
-    table.merge()
+    spill.flush()
     if ids.renamed:
         log.info(
             "renamed %d sequence IDs that occur in more than one file: %s",
             len(ids.renamed),
             ", ".join(f"{r['seqid']} in {r['file']} -> {r['renamed']}" for r in ids.renamed),
         )
-    if table.keys.shape[0] == 0:
+    if int(spill.counts.sum()) == 0:
         raise InputError(
             f"no reference sequence has {k + w - 1} or more valid bases", file=", ".join(files)
         )
-
-    unique = np.bincount(table.owners[table.owners >= 0], minlength=len(genomes))
-    for genome, count in zip(genomes, unique.tolist(), strict=True):
-        genome["unique_minimizers"] = int(count)
 
     # Prune the taxonomy to the reference taxa and their ancestors; renumber the nodes.
     pruned = tax.subset(g["taxid"] for g in genomes)
     renumber = np.full(len(tax), -1, dtype=np.int32)
     renumber[[tax.node(t) for t in pruned.taxids.tolist()]] = np.arange(len(pruned), dtype=np.int32)
-    nodes = renumber[table.nodes]
-    hashes = table.keys
-    assigned = np.bincount(nodes, minlength=len(pruned))
+
+    # Reduce the spilled minimizers one range of hashes at a time, appending to the table files.
+    genome_nodes = np.array([tax.node(g["taxid"]) for g in genomes], dtype=np.int32)
+    unique = np.zeros(len(genomes), dtype=np.int64)
+    assigned = np.zeros(len(pruned), dtype=np.int64)
+    hashes_path, nodes_path = scratch / "hashes", scratch / "nodes"
+    limit = min(working // _REDUCE_BYTES, _REDUCE_CAP)
+    ranges = 0
+    reducing = Progress("db build: table", total=int(spill.counts.sum()), unit="minimizers")
+    with reducing, open(hashes_path, "wb") as hashes_file, open(nodes_path, "wb") as nodes_file:
+        for records in spill.ranges(limit):
+            done = records.shape[0]
+            keys, nodes, owners = _reduce(records, genome_nodes, tax)
+            del records
+            nodes = renumber[nodes]
+            keys.tofile(hashes_file)
+            nodes.tofile(nodes_file)
+            unique += np.bincount(owners[owners >= 0], minlength=len(genomes))
+            assigned += np.bincount(nodes, minlength=len(pruned))
+            ranges += 1
+            reducing.update(done)
+    for p in range(1 << SPILL_BITS):
+        spill.path(p).unlink(missing_ok=True)
+    size = os.path.getsize(hashes_path) // 8
+    log.debug("table of %d minimizers reduced in %d range(s) of hashes", size, ranges)
+    for genome, count in zip(genomes, unique.tolist(), strict=True):
+        genome["unique_minimizers"] = int(count)
+    hashes = np.memmap(hashes_path, dtype=np.uint64, mode="r", shape=(size,))
+    nodes = np.memmap(nodes_path, dtype=np.int32, mode="r", shape=(size,))
+
     taxa = []
     by_taxid: dict[int, dict] = {}
     for g in genomes:
@@ -746,18 +1050,25 @@ def build_database(
         )
     taxa.sort(key=lambda t: (-t["minimizers_assigned"], t["taxid"]))
 
-    bits = max(1, int(np.ceil(np.log2(max(hashes.shape[0] / BUCKET_LOAD, 2)))))
-    buckets = np.searchsorted(
-        hashes >> np.uint64(64 - bits), np.arange(2**bits + 1, dtype=np.uint64)
-    ).astype(np.int64)
+    bits = max(1, int(np.ceil(np.log2(max(size / BUCKET_LOAD, 2)))))
+    buckets = _bucket_table(hashes, bits)
     rank_list = sorted(set(pruned.ranks))
     rank_index = {r: i for i, r in enumerate(rank_list)}
     rank_codes = np.array([rank_index[r] for r in pruned.ranks], dtype=np.uint16)
     names = "\n".join(n.replace("\n", " ") for n in pruned.names).encode("utf-8")
+    table_bytes = size * 12 + buckets.nbytes
+    if table_bytes + BASELINE_MEMORY > max_memory:
+        log.warning(
+            "the table (%s) and the build's %s baseline exceed --max-memory %s: the k-mer "
+            "distribution classifies against the table memory-mapped from disk, slowly",
+            format_memory(table_bytes),
+            format_memory(BASELINE_MEMORY),
+            format_memory(max_memory),
+        )
 
     # The k-mer distribution needs the finished table: classify windows of the references
-    # against it in memory, then store the result in the same file. One file (rather than a
-    # sidecar next to it) keeps database and distribution from ever getting out of step, puts
+    # against it (memory-mapped), then store the result in the same file. One file (rather than
+    # a sidecar next to it) keeps database and distribution from ever getting out of step, puts
     # both under one checksum, and leaves the workflow one output to track; the price is a
     # rebuild for another read length, which Bracken pays too.
     dist_started = time.monotonic()
@@ -780,11 +1091,10 @@ def build_database(
             if path not in files_of:
                 files_of.append(path)
     distribution = _build_distribution(in_memory, holders, resolve, read_length, step, threads)
+    del in_memory
     dist_species, dist_taxids, dist_fractions = _distribution_arrays(distribution)
     dist_seconds = time.monotonic() - dist_started
     arrays = {
-        "hashes": hashes,
-        "nodes": nodes,
         "buckets": buckets,
         "taxids": pruned.taxids,
         "parents": pruned.parents,
@@ -794,22 +1104,20 @@ def build_database(
         "dist_taxids": dist_taxids,
         "dist_fractions": dist_fractions,
     }
+    big = {"hashes": (hashes_path, size * 8), "nodes": (nodes_path, size * 4)}
     sections = []
     offset = 0
-    blobs = []
-    for name, dtype in _SECTIONS:
-        data = np.ascontiguousarray(arrays[name], dtype=dtype).tobytes()
-        pad = b"\0" * ((-len(data)) % 8)
-        sections.append({"name": name, "dtype": dtype, "offset": offset, "bytes": len(data)})
-        blobs.append(data + pad)
-        offset += len(data) + len(pad)
+    for name, dtype, nbytes, _ in _file_sections(arrays, big):
+        pad = (-nbytes) % 8
+        sections.append({"name": name, "dtype": dtype, "offset": offset, "bytes": nbytes})
+        offset += nbytes + pad
     header = {
         "format_version": FORMAT_VERSION,
         "microbiome_version": __version__,
         "k": k,
         "w": w,
         "seed": seed,
-        "minimizers": int(hashes.shape[0]),
+        "minimizers": int(size),
         "bucket_bits": bits,
         "taxa": len(pruned),
         "ranks": rank_list,
@@ -834,9 +1142,10 @@ def build_database(
     with atomic_path(out, seekable=True) as tmp, open(tmp, "w+b") as f:
         start = binfile.header_bytes(MAGIC, header)
         f.write(start)
-        for blob in blobs:
-            f.write(blob)
-        del blobs
+        for _, _, nbytes, chunks in _file_sections(arrays, big):
+            for block in chunks():
+                f.write(block)
+            f.write(b"\0" * ((-nbytes) % 8))
         f.flush()
         words = np.memmap(tmp, dtype="<u8", mode="r", offset=len(start), shape=(offset // 8,))
         digests = _block_digests(words, header["blocks"])
@@ -845,6 +1154,7 @@ def build_database(
         header["checksum"] = hashlib.blake2b(digests.tobytes(), digest_size=16).hexdigest()
         f.seek(0)
         f.write(binfile.header_bytes(MAGIC, header))  # same length: the checksum's is fixed
+    del hashes, nodes
     # Times go to -v only, so that the same references give the same database, byte for byte,
     # and the log is the same on every run.
     log.info(
@@ -853,7 +1163,7 @@ def build_database(
         os.fspath(out),
         len(genomes),
         len(pruned),
-        hashes.shape[0],
+        size,
         total_bases / 1e6,
         os.path.getsize(out),
         len(distribution),

@@ -5,6 +5,8 @@ from __future__ import annotations
 import gzip
 import itertools
 import json
+import os
+import signal
 import struct
 import time
 
@@ -14,9 +16,9 @@ from conftest import TEST_DATA
 from naive import naive_minimizer_taxa
 
 from microbiome.cli.main import main
-from microbiome.errors import DatabaseError, InputError
+from microbiome.errors import ConfigError, DatabaseError, InputError
 from microbiome.profile.classify import classify_reads
-from microbiome.profile.database import MAGIC, build_database, load_database
+from microbiome.profile.database import MAGIC, build_database, load_database, parse_memory
 from microbiome.taxonomy import Taxonomy
 
 REFERENCES = TEST_DATA / "references"
@@ -479,3 +481,144 @@ def test_after_many_lookups_the_rest_of_the_table_is_checked(tmp_path, multibloc
     bad.lookup(misses[:10])
     with pytest.raises(DatabaseError, match=r"\(nodes\): the file is corrupt"):
         bad.lookup(misses)
+
+
+# --- bounded memory: spilled, partitioned builds ------------------------------------------------
+
+
+def _leftovers(folder):
+    """Hidden build folders and temporary files left in ``folder``."""
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
+
+
+@pytest.mark.parametrize(
+    ("bits", "reduce_cap", "buffer_cap"),
+    [
+        (10, 5_000, 3_000),  # many partition files, reduced in groups; a flush every few genomes
+        (2, 40_000, 1_000),  # 4 partition files, each larger than a range: read in passes
+    ],
+)
+def test_partitioned_build_gives_the_same_bytes(
+    tmp_path, real_db, monkeypatch, bits, reduce_cap, buffer_cap
+):
+    """The default build of the test references reduces the table in one range of hashes from
+    one flush; forcing small buffers and ranges must not change a byte (checked against the
+    build before partitioning existed, by hand, on these and on 162 Mbp of references)."""
+    import microbiome.profile.database as database
+
+    monkeypatch.setattr(database, "SPILL_BITS", bits)
+    monkeypatch.setattr(database, "_REDUCE_CAP", reduce_cap)
+    monkeypatch.setattr(database, "_SPILL_BUFFER_CAP", buffer_cap)
+    ranges = []
+    real_reduce = database._reduce
+    monkeypatch.setattr(
+        database,
+        "_reduce",
+        lambda records, *a: ranges.append(len(records)) or real_reduce(records, *a),
+    )
+    out = tmp_path / "db" / "refs.mbdb"
+    build_database([REFERENCES], TAXDUMP, REFERENCES / "genomes.tsv", out, threads=2)
+    assert len(ranges) > 4 and max(ranges) <= reduce_cap * 1.5
+    assert out.read_bytes() == real_db.read_bytes()
+    assert _leftovers(out.parent) == []
+
+
+def test_partitioned_build_matches_naive_lca(tmp_path, small_taxonomy, references, monkeypatch):
+    import microbiome.profile.database as database
+
+    monkeypatch.setattr(database, "SPILL_BITS", 3)
+    monkeypatch.setattr(database, "_REDUCE_CAP", 30)
+    monkeypatch.setattr(database, "_SPILL_BUFFER_CAP", 20)
+    fasta, seqs = references
+    build_database([fasta], small_taxonomy, None, tmp_path / "db", k=21, w=5)
+    db = load_database(tmp_path / "db")
+    expected = naive_minimizer_taxa(seqs, PARENT, 21, 5, 0)
+    values = np.array(sorted(expected), dtype=np.uint64)
+    got = {
+        int(v): int(db.taxonomy.taxids[n]) for v, n in zip(values, db.lookup(values), strict=True)
+    }
+    assert got == expected and len(db) == len(expected)
+    assert np.all(np.diff(db.hashes.astype(np.float64)) >= 0)
+    for g in db.genomes:  # owners survive the partitions: unique = in no other genome
+        assert 0 < g.unique_minimizers <= g.minimizers
+
+
+@pytest.mark.parametrize(
+    ("text", "size"),
+    [("4G", 4 << 30), ("500M", 500 << 20), ("1.5GiB", 3 << 29), ("750MB", 750_000_000),
+     ("2k", 2048), ("64 kb", 64_000), ("123", 123), ("10B", 10), ("1t", 1 << 40)],
+)  # fmt: skip
+def test_parse_memory(text, size):
+    assert parse_memory(text) == size
+
+
+@pytest.mark.parametrize("text", ["", "G", "4X", "-1G", "0", "0.0001", "4 G B", "1e9"])
+def test_parse_memory_refuses(text):
+    with pytest.raises(ConfigError, match="--max-memory"):
+        parse_memory(text)
+
+
+def test_max_memory_errors_are_one_line(tmp_path, capsys, monkeypatch):
+    import microbiome.profile.database as database
+
+    out = tmp_path / "x.mbdb"
+    args = ["db", "build", "--sequences", str(REFERENCES / "escherichia_coli.fna.gz"),
+            "--taxonomy", str(TAXDUMP), "--seqid2taxid", str(REFERENCES / "genomes.tsv"),
+            "-o", str(out)]  # fmt: skip
+    assert main([*args, "--max-memory", "lots"]) == 2
+    assert main([*args, "--max-memory", "100M"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[0] == (
+        "microbiome: error: --max-memory 'lots' is not a memory size: give e.g. 4G, 500M, "
+        "1.5GiB or 750MB"
+    )
+    assert err[1] == (
+        "microbiome: error: --max-memory 100.0 MiB is too small: a build needs at least 272.0 MiB"
+    )
+    # Too small for the minimizers of one file (the interpreter's share set to 0 here).
+    monkeypatch.setattr(database, "BASELINE_MEMORY", 0)
+    monkeypatch.setattr(database, "_MIN_WORKING", 0)
+    assert main([*args, "--max-memory", "400K"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert err[0].startswith(
+        f"microbiome: error: {REFERENCES / 'escherichia_coli.fna.gz'}: --max-memory 0.4 MiB is "
+        "too small for the 150,000 bases and "
+    )
+    assert err[0].endswith("split the file by genome")
+    assert not out.exists() and _leftovers(tmp_path) == []
+    assert main([*args, "--max-memory", "2M", "-q"]) == 0  # enough for this file
+    assert load_database(out).genomes[0].taxid == 562
+
+
+def test_failed_builds_leave_no_files(tmp_path, small_taxonomy, references, monkeypatch):
+    import microbiome.profile.database as database
+
+    fasta, _ = references
+    orphan = tmp_path / "refs" / "zz_orphan.fa"
+    orphan.parent.mkdir()
+    orphan.write_text(">orphan\n" + "ACGT" * 40 + "\n")
+    out = tmp_path / "out" / "db"
+    monkeypatch.setattr(database, "_SPILL_BUFFER_CAP", 10)  # spilled before the error
+    with pytest.raises(InputError, match="orphan"):
+        build_database([fasta, orphan], small_taxonomy, None, out)
+    assert _leftovers(out.parent) == [] and not out.exists()
+
+    def fail(*args):
+        raise RuntimeError("disk gone")
+
+    monkeypatch.setattr(database, "_build_distribution", fail)  # after the table is reduced
+    with pytest.raises(RuntimeError, match="disk gone"):
+        build_database([fasta], small_taxonomy, None, out)
+    assert _leftovers(out.parent) == [] and not out.exists()
+
+    def terminate(*args):  # a cancelled job
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)  # the handler raises before this ends
+
+    monkeypatch.setattr(database, "_build_distribution", terminate)
+    with pytest.raises(SystemExit) as exc:
+        build_database([fasta], small_taxonomy, None, out)
+    assert exc.value.code == 128 + signal.SIGTERM
+    assert _leftovers(out.parent) == [] and not out.exists()
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL

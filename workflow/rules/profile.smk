@@ -42,7 +42,8 @@ if (
         shell:
             "microbiome db build --sequences {params.references:q} --taxonomy {params.taxonomy:q}"
             " {params.seqid2taxid} -k {params.k} -w {params.w} --read-length {params.read_length}"
-            " {params.duplicates} -t {threads} -o {output.db:q} > {output.summary:q} 2> {log:q}"
+            " {params.duplicates} -t {threads} --max-memory {resources.mem_mb}MB"
+            " -o {output.db:q} > {output.summary:q} 2> {log:q}"
 
 
 if config["profile"]["profiler"] == "kraken2":
