@@ -102,8 +102,8 @@ _REDUCE_BYTES = 40
 _GENOME_BYTES = 16
 #: Caps on the spill buffer and on a range of the table reduced at once, in minimizers: beyond
 #: them a larger --max-memory brings no speed.
-_SPILL_BUFFER_CAP = 4 << 20
-_REDUCE_CAP = 16 << 20
+_SPILL_BUFFER_CAP = 2 << 20
+_REDUCE_CAP = 4 << 20
 #: The least working memory a build accepts.
 _MIN_WORKING = 16 << 20
 DEFAULT_K = 31
@@ -979,6 +979,7 @@ def _build(
                 spill.add(hashes, len(genomes) - 1)
             if not groups:
                 raise InputError("file holds no sequence", file=file)
+            del parts, done, hashes, seq  # the file's sequences and piece arrays
             progress.update()
     progress.close()
     spill.flush()
@@ -1018,6 +1019,7 @@ def _build(
             assigned += np.bincount(nodes, minlength=len(pruned))
             ranges += 1
             reducing.update(done)
+            del keys, nodes, owners
     for p in range(1 << SPILL_BITS):
         spill.path(p).unlink(missing_ok=True)
     size = os.path.getsize(hashes_path) // 8
