@@ -687,6 +687,7 @@ class _Spill:
                               f"the {self.counts[p]} written")  # fmt: skip
             records[at : at + part.shape[0]] = part
             at += part.shape[0]
+            self.path(p).unlink()  # disk: the table grows as the spill shrinks
         return records
 
     def _split(self, part: int, count: int, limit: int) -> Iterator[np.ndarray]:
@@ -705,6 +706,7 @@ class _Spill:
                     keys = block["hash"]
                     kept.append(block[(keys >= low) & (keys <= high)])
             yield np.concatenate(kept) if kept else np.empty(0, dtype=_RECORD)
+        self.path(part).unlink()
 
 
 def _reduce(records: np.ndarray, genome_nodes: np.ndarray, taxonomy: Taxonomy):
@@ -1031,8 +1033,6 @@ def _build(
             ranges += 1
             reducing.update(done)
             del keys, nodes, owners
-    for p in range(1 << SPILL_BITS):
-        spill.path(p).unlink(missing_ok=True)
     size = os.path.getsize(hashes_path) // 8
     log.debug("table of %d minimizers reduced in %d range(s) of hashes", size, ranges)
     for genome, count in zip(genomes, unique.tolist(), strict=True):
