@@ -19,6 +19,10 @@ A sequence without a taxid, or whose taxid is not in the taxonomy, is an InputEr
 no sequence is dropped silently. So is a sequence ID used twice, within a file or in two files,
 unless ``rename_duplicates`` makes IDs in different files unique by their file names.
 
+The build streams: each file's distinct minimizers are spilled to temporary files by hash range
+and the table is reduced one range at a time, within ``max_memory`` (:func:`build_database`);
+the file is the same, byte for byte, for any ``max_memory``.
+
 A *genome* is the sequences of one file with one taxid. The build summary gives per genome its
 sequences, bases, distinct minimizers and the minimizers found in no other genome.
 
